@@ -1,0 +1,108 @@
+"""Gridwall: the app factory and the command line (run, consume, simulate, apikey, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from dash import Dash
+from flask import request
+from flask_socketio import SocketIO, join_room
+
+from dashboard.clock import Clock
+from dashboard.config import Settings, load_settings, settings_table
+from dashboard.services import Services, build_services
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None,
+               clock: Clock | None = None, start_relay: bool = True) -> tuple[Dash, SocketIO]:
+    """Build the Dash app and its SocketIO server; nothing runs until the caller serves it."""
+    from dashboard import api, panels
+    from dashboard.push import WALL_ROOM, Relay
+    from streams import ingest
+
+    settings = settings or load_settings()
+    svc = services or build_services(settings, clock=clock)
+    app = Dash(__name__, use_pages=True, pages_folder="layouts", title="Gridwall 网格运行指挥中心",
+               suppress_callback_exceptions=True, serve_locally=True, update_title=None,
+               assets_ignore=r".*\.map$")
+    server = app.server
+    server.extensions["gridwall"] = svc
+    server.config["SECRET_KEY"] = settings.secret_key or __import__("secrets").token_hex(32)
+    server.register_blueprint(ingest.bp)
+    server.register_blueprint(api.bp)
+    socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[],
+                        message_queue=None, logger=False, engineio_logger=False)
+    relay = Relay(svc, socketio)
+    panels.register(relay)
+    server.extensions["gridwall.relay"] = relay
+
+    @socketio.on("connect")
+    def _connect(auth=None):  # noqa: ANN001 - socket.io signature
+        """Put a new browser in the wall room and send it a full snapshot."""
+        from dashboard import queries
+
+        join_room(WALL_ROOM)
+        socketio.emit("gps", queries.map_snapshot(svc), to=request.sid)
+        for event, payload in relay.cached():
+            socketio.emit(event, payload, to=request.sid)
+
+    if start_relay:
+        relay.start()
+    return app, socketio
+
+
+def _parser() -> argparse.ArgumentParser:
+    rows = "\n".join(f"  {n:<26} {d!s:<28} {h}" for n, d, h in settings_table())
+    p = argparse.ArgumentParser(
+        prog="app.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Gridwall, the real-time operations center of grid-based governance.",
+        epilog="environment variables (default, meaning):\n" + rows)
+    sub = p.add_subparsers(dest="cmd")
+    run = sub.add_parser("run", help="embedded Redis + consumers + simulator + web (the demo)")
+    run.add_argument("--district", help="district folder (DISTRICT)")
+    run.add_argument("--no-simulate", action="store_true", help="do not start the simulator")
+    run.add_argument("--speed", type=float, help="simulated seconds per real second (SIM_SPEED)")
+    run.add_argument("--port", type=int, help="HTTP port (PORT)")
+    run.add_argument("--workers", type=int, help="simulate only this many workers (SIM_WORKERS)")
+    web = sub.add_parser("web", help="serve the web app only (needs REDIS_URL)")
+    web.add_argument("--port", type=int)
+    con = sub.add_parser("consume", help="run stream consumers (needs REDIS_URL)")
+    con.add_argument("streams", nargs="*", default=["all"], help="gps, ... or all")
+    con.add_argument("--name", help="consumer name (default host-pid)")
+    sim = sub.add_parser("simulate", help="run the district simulator against a running app")
+    sim.add_argument("--speed", type=float)
+    sim.add_argument("--url", default="", help="base URL of the app (default http://HOST:PORT)")
+    sim.add_argument("--workers", type=int)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the command."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = _parser().parse_args(argv)
+    over = {}
+    for name in ("district", "port", "speed", "workers"):
+        val = getattr(args, name, None)
+        if val is not None:
+            over[{"speed": "sim_speed", "workers": "sim_workers"}.get(name, name)] = val
+    if getattr(args, "no_simulate", False):
+        over["simulate"] = False
+    settings = load_settings(**over)
+    from streams import runner
+
+    if args.cmd == "run":
+        return runner.run_all(settings)
+    if args.cmd == "web":
+        return runner.run_web(settings)
+    if args.cmd == "consume":
+        return runner.run_consumers(settings, args.streams, args.name)
+    if args.cmd == "simulate":
+        return runner.run_simulator(settings, args.url)
+    _parser().print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Gridwall domain and read side: models, key schema, geography, dispatch, queries, push."""

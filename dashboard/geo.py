@@ -1,0 +1,124 @@
+"""Geography of a district: the grid locator and GeoJSON basemap layers; pure, no Redis."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import numpy as np
+import shapely
+from shapely import STRtree
+from shapely.geometry import Polygon
+
+from dashboard.models import District, Place
+
+EARTH_RADIUS_M = 6371008.8  # mean Earth radius (IUGG), metres
+BOUNDARY_LEVELS = ("station", "street")
+FloatArray = float | np.ndarray  # a scalar or an array of degrees / metres
+
+
+class Locator:
+    """Find the grid of a lon/lat point: bounding-box rejection, then an STRtree of polygons.
+
+    Borders belong to grids (a point is in a grid when the polygon covers it).  A point on
+    a border shared by several grids, edge or vertex, resolves to the grid with the lowest
+    index in ``district.grids`` (file order), so the answer is deterministic.
+    """
+
+    def __init__(self, district: District) -> None:
+        """Index the district's grid polygons."""
+        self.district = district
+        self.polygons = np.array([Polygon(g.ring) for g in district.grids], dtype=object)
+        shapely.prepare(self.polygons)
+        self.tree = STRtree(self.polygons)
+        self.bounds: tuple[float, float, float, float] = tuple(
+            float(v) for v in shapely.total_bounds(self.polygons)
+        )
+        self._index = {g.code: i for i, g in enumerate(district.grids)}
+        self._places = [Place(g.code, g.station, g.street) for g in district.grids]
+
+    def grid_index(self, code: str) -> int:
+        """Return the index in district.grids of the grid with this code (KeyError if none)."""
+        return self._index[code]
+
+    def place(self, index: int) -> Place | None:
+        """Return the Place of a grid index, None for -1."""
+        return None if index < 0 else self._places[index]
+
+    def locate_index(self, lon: float, lat: float) -> int:
+        """Return the grid index of one point, -1 when it is outside every grid."""
+        minx, miny, maxx, maxy = self.bounds
+        if not (minx <= lon <= maxx and miny <= lat <= maxy):  # also rejects NaN
+            return -1
+        hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
+        return int(hits.min()) if hits.size else -1
+
+    def locate(self, lon: float, lat: float) -> Place | None:
+        """Return the grid, station and street of one point, None outside the district."""
+        return self.place(self.locate_index(lon, lat))
+
+    def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+        """Return the grid index of each point (int64 array, -1 outside), like locate_index."""
+        lons = np.asarray(lons, dtype=float)
+        lats = np.asarray(lats, dtype=float)
+        out = np.full(lons.shape, -1, dtype=np.int64)
+        minx, miny, maxx, maxy = self.bounds
+        inside = (lons >= minx) & (lons <= maxx) & (lats >= miny) & (lats <= maxy)
+        todo = np.flatnonzero(inside)
+        if todo.size == 0:
+            return out
+        src, hit = self.tree.query(shapely.points(lons.flat[todo], lats.flat[todo]),
+                                   predicate="intersects")
+        order = np.lexsort((hit, src))  # by point, then grid index: first row = lowest grid
+        src, hit = src[order], hit[order]
+        first = np.ones(src.size, dtype=bool)
+        first[1:] = src[1:] != src[:-1]
+        out.flat[todo[src[first]]] = hit[first]
+        return out
+
+
+def haversine_m(
+    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
+) -> FloatArray:
+    """Return the great-circle distance in metres between points given in degrees."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.subtract(lon2, lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    d = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return float(d) if np.ndim(d) == 0 else d
+
+
+def _feature(geometry: dict, properties: dict, fid: str) -> dict:
+    """Return one GeoJSON Feature."""
+    return {"type": "Feature", "id": fid, "properties": properties, "geometry": geometry}
+
+
+def grid_geojson(district: District) -> dict:
+    """Return the grids as a GeoJSON FeatureCollection with their worker's name."""
+    features = []
+    for g in district.grids:
+        worker = district.worker_of_grid(g.code)
+        props = {"code": g.code, "name": g.name, "street": g.street, "station": g.station,
+                 "households": g.households, "worker": worker.name if worker else ""}
+        geometry = {"type": "Polygon", "coordinates": [[list(p) for p in g.ring]]}
+        features.append(_feature(geometry, props, g.code))
+    return {"type": "FeatureCollection", "features": features}
+
+
+def boundaries_geojson(district: District, level: str) -> dict:
+    """Return the outlines of stations or streets (unions of their grids) as GeoJSON."""
+    if level not in BOUNDARY_LEVELS:
+        raise ValueError(f"level must be one of {BOUNDARY_LEVELS}, got {level!r}")
+    rings: dict[str, list[Polygon]] = defaultdict(list)
+    for g in district.grids:
+        rings[getattr(g, level)].append(Polygon(g.ring))
+    units = district.stations if level == "station" else district.streets
+    features = []
+    for unit in units:
+        if unit.code not in rings:
+            continue
+        outline = shapely.orient_polygons(shapely.union_all(rings[unit.code]))
+        props = {"code": unit.code, "name": unit.name}
+        props |= {"street": unit.street} if level == "station" else {"name_en": unit.name_en}
+        features.append(_feature(json.loads(shapely.to_geojson(outline)), props, unit.code))
+    return {"type": "FeatureCollection", "features": features}

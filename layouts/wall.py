@@ -1,0 +1,73 @@
+"""The big-screen wall: live map of workers and grids, KPI strip, street status, rejections."""
+
+from __future__ import annotations
+
+import dash
+import dash_leaflet as dl
+from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, html
+from flask import current_app
+
+from dashboard.figures import STATUS_COLORS, boundary_layer, district_bounds, grid_layers
+from dashboard.i18n import t
+from layouts._widgets import header, kpi, legend, panel
+
+dash.register_page(__name__, path="/", title="Gridwall 运行指挥中心", name="wall")
+
+
+def _map(svc) -> dl.Map:
+    d, s = svc.district, svc.settings
+    children = []
+    if s.tile_url:
+        children.append(dl.TileLayer(url=s.tile_url, opacity=0.35))
+    for layer in grid_layers(d):
+        children.append(dl.GeoJSON(data=layer["data"], style=layer["style"],
+                                   id=f"wall-grids-{layer['street']}", zoomToBounds=False))
+    children.append(dl.GeoJSON(data=boundary_layer(d, "station"), id="wall-stations",
+                               style={"color": "#5b8bd0", "weight": 2, "fill": False}))
+    children.append(dl.GeoJSON(data=boundary_layer(d, "street"), id="wall-streets",
+                               style={"color": "#9cc6ff", "weight": 4, "fill": False}))
+    (south, west), (north, east) = district_bounds(d)
+    return dl.Map(id="wall-map", children=children, bounds=[[south, west], [north, east]],
+                  center=[(south + north) / 2, (west + east) / 2], zoom=13,
+                  preferCanvas=True, zoomControl=False, attributionControl=False,
+                  className="gw-map", zoomSnap=0.25)
+
+
+def layout(**_path_vars) -> html.Div:
+    """Return the wall page."""
+    svc = current_app.extensions["gridwall"]
+    lang = svc.settings.lang
+    cfg = {"offlineAfter": svc.settings.offline_after_s, "lang": lang,
+           "colors": STATUS_COLORS}
+    return html.Div(className="gw-wall", children=[
+        dcc.Store(id="gw-config", data=cfg),
+        dcc.Store(id="gw-streets-store"),
+        dcc.Store(id="gw-health-store"),
+        header("wall_title", lang),
+        html.Div(className="gw-kpis", children=[
+            kpi("kpi-online", t("online", lang)),
+            kpi("kpi-patrolling", t("patrolling", lang), t("people", lang)),
+            kpi("kpi-outside", t("outside", lang), t("people", lang)),
+            kpi("kpi-fixes", t("fixes_per_s", lang), t("per_s", lang)),
+            kpi("kpi-lag", t("lag", lang), t("seconds", lang)),
+            kpi("kpi-dead", t("deadletters", lang)),
+        ]),
+        html.Main(className="gw-main", children=[
+            html.Div(className="gw-map-wrap", children=[
+                _map(svc),
+                legend([(t(k, lang), STATUS_COLORS[k])
+                        for k in ("patrolling", "idle", "outside", "offline")]),
+            ]),
+            html.Aside(className="gw-side", children=[
+                panel(t("streets", lang), html.Div(id="gw-streets", children=t("no_data", lang))),
+                panel(t("rejections", lang), html.Div(id="gw-rejections",
+                                                      children=t("no_data", lang)), grow=True),
+            ]),
+        ]),
+    ])
+
+
+clientside_callback(ClientsideFunction("gw", "streets"), Output("gw-streets", "children"),
+                    Input("gw-streets-store", "data"), Input("gw-config", "data"))
+clientside_callback(ClientsideFunction("gw", "rejections"), Output("gw-rejections", "children"),
+                    Input("gw-health-store", "data"), Input("gw-config", "data"))

@@ -1,0 +1,1 @@
+"""Gridwall write side: HTTP ingest, stream consumers and the district simulator."""

@@ -1,0 +1,213 @@
+"""The one consumer loop for every stream: read in a group, handle, ack, claim, dead-letter, stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import redis
+
+from dashboard.clock import Clock
+from dashboard.keys import Keys
+
+log = logging.getLogger("gridwall.consumer")
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An entry that cannot be processed, with the reason it goes to the dead-letter stream."""
+
+    entry_id: bytes
+    reason: str
+
+
+class Handler(Protocol):
+    """What a stream module provides: its logical name, its physical streams and a batch handler."""
+
+    name: str
+
+    def streams(self) -> list[str]:
+        """Return the physical stream keys to read."""
+
+    def handle(self, entries: list[Entry]) -> list[Failure]:
+        """Process a batch idempotently; return the entries to dead-letter."""
+
+
+@dataclass
+class ConsumerStats:
+    """Counters of one consumer, for logs and health."""
+
+    handled: int = 0
+    deadlettered: int = 0
+    claimed: int = 0
+    errors: int = 0
+    last_batch_at: float = 0.0
+
+
+def consumer_name() -> str:
+    """Return a default consumer name unique to this host and process."""
+    import os
+
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class Consumer:
+    """Run one Handler in a consumer group until `stop` is set."""
+
+    r: redis.Redis
+    keys: Keys
+    handler: Handler
+    name: str = field(default_factory=consumer_name)
+    batch: int = 1000
+    block_ms: int = 1000
+    claim_idle_ms: int = 60000
+    deadletter_maxlen: int = 100000
+    clock: Clock = field(default_factory=Clock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+    on_error: Callable[[Exception], None] | None = None
+
+    @property
+    def group(self) -> str:
+        """Return the consumer group name."""
+        return self.keys.group(self.handler.name)
+
+    def ensure_groups(self) -> None:
+        """Create the consumer group on every stream (and the stream) if missing."""
+        for stream in self.handler.streams():
+            try:
+                self.r.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    def run(self) -> ConsumerStats:
+        """Loop until stopped: first our own pending entries, then claims and new entries."""
+        backoff = 0.1
+        pending_done: set[str] = set()
+        last_claim = 0.0
+        while not self.stop.is_set():
+            try:
+                self.ensure_groups()
+                for stream in self.handler.streams():
+                    if stream not in pending_done:
+                        self._drain_own_pending(stream)
+                        pending_done.add(stream)
+                if time.monotonic() - last_claim > max(1.0, self.claim_idle_ms / 4000):
+                    self.claim_stale()
+                    last_claim = time.monotonic()
+                self.step(self.block_ms)
+                self._heartbeat()
+                backoff = 0.1
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+                # Redis restarted or the network blipped: wait and carry on with the same group.
+                log.warning("consumer %s: redis unavailable (%s), retrying", self.name, exc)
+                pending_done.clear()
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception as exc:  # noqa: BLE001 - the loop must survive any handler bug
+                self.stats.errors += 1
+                log.exception("consumer %s: unexpected error", self.name)
+                if self.on_error:
+                    self.on_error(exc)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        return self.stats
+
+    def step(self, block_ms: int | None = 0) -> int:
+        """Read and process at most one batch of new entries per stream; return how many."""
+        streams = {s: ">" for s in self.handler.streams()}
+        total = 0
+        single = len(streams) == 1
+        for stream in streams:
+            resp = self.r.xreadgroup(self.group, self.name, {stream: ">"}, count=self.batch,
+                                     block=block_ms if single and block_ms else None)
+            for _name, entries in resp or []:
+                total += self.process(stream, entries)
+        if total == 0 and not single and block_ms:
+            self.stop.wait(min(block_ms, 200) / 1000)  # several shards: no single BLOCK possible
+        return total
+
+    def drain(self, max_batches: int = 1_000_000) -> int:
+        """Process entries until the streams are empty (for tests and benchmarks)."""
+        self.ensure_groups()
+        done = 0
+        for _ in range(max_batches):
+            n = self.step(None)
+            done += n
+            if n == 0:
+                break
+        return done
+
+    def process(self, stream: str, entries: list[Entry]) -> int:
+        """Handle a batch, dead-letter failures, ack everything; isolate a poison entry."""
+        entries = [e for e in entries if e[1] is not None]  # trimmed while pending
+        if not entries:
+            return 0
+        try:
+            failures = self.handler.handle(entries)
+        except Exception as exc:  # noqa: BLE001 - isolate the entry that breaks the batch
+            log.warning("batch of %d failed (%s); handling one by one", len(entries), exc)
+            failures = []
+            for entry in entries:
+                try:
+                    failures.extend(self.handler.handle([entry]))
+                except Exception as one:  # noqa: BLE001
+                    failures.append(Failure(entry[0], f"handler error: {type(one).__name__}: {one}"))
+        by_id = {e[0]: e[1] for e in entries}
+        pipe = self.r.pipeline(transaction=False)
+        for f in failures:
+            self._deadletter(pipe, stream, f, by_id.get(f.entry_id, {}))
+        pipe.xack(stream, self.group, *[e[0] for e in entries])
+        pipe.execute()
+        self.stats.handled += len(entries)
+        self.stats.deadlettered += len(failures)
+        self.stats.last_batch_at = self.clock.now()
+        return len(entries)
+
+    def claim_stale(self) -> int:
+        """Take over entries a dead consumer left pending longer than claim_idle_ms."""
+        claimed = 0
+        for stream in self.handler.streams():
+            start = "0-0"
+            while True:
+                resp = self.r.xautoclaim(stream, self.group, self.name, self.claim_idle_ms,
+                                         start_id=start, count=self.batch)
+                start, entries = resp[0], resp[1]
+                if entries:
+                    claimed += self.process(stream, entries)
+                if start in (b"0-0", "0-0") or not entries:
+                    break
+        self.stats.claimed += claimed
+        return claimed
+
+    def _drain_own_pending(self, stream: str) -> None:
+        while True:
+            resp = self.r.xreadgroup(self.group, self.name, {stream: "0"}, count=self.batch)
+            entries = resp[0][1] if resp else []
+            if not entries or self.process(stream, entries) == 0:
+                return
+
+    def _deadletter(self, pipe: redis.client.Pipeline, stream: str, f: Failure,
+                    fields: dict[bytes, bytes]) -> None:
+        raw = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
+               for k, v in fields.items()}
+        name = self.handler.name
+        pipe.xadd(self.keys.deadletter(name),
+                  {"stream": stream, "id": f.entry_id, "reason": f.reason[:500],
+                   "fields": json.dumps(raw, ensure_ascii=False)[:20000],
+                   "at": f"{self.clock.now():.3f}"},
+                  maxlen=self.deadletter_maxlen, approximate=True)
+        pipe.hincrby(self.keys.deadletter_reasons(name), f.reason.split(":", 1)[0][:80], 1)
+
+    def _heartbeat(self) -> None:
+        self.r.hset(self.keys.consumers_heartbeat(), f"{self.handler.name}/{self.name}",
+                    f"{self.clock.now():.0f}")

@@ -1,0 +1,143 @@
+"""Parse GPS fixes at the edge: OsmAnd query/form, Traccar Client JSON, batch JSON and stream fields."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from dashboard.models import Fix
+
+KNOTS_TO_MPS = 0.514444
+
+
+class InvalidInput(ValueError):
+    """Input that cannot become a record; the message is the reason given to the sender."""
+
+
+def _num(raw: Any, name: str, required: bool = False) -> float | None:
+    if raw is None or raw == "":
+        if required:
+            raise InvalidInput(f"missing {name}")
+        return None
+    if isinstance(raw, bool):
+        raise InvalidInput(f"{name} is not a number")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} is not a number: {str(raw)[:40]!r}") from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"{name} is not finite")
+    return value
+
+
+def parse_timestamp(raw: Any) -> float:
+    """Return Unix seconds from Unix seconds/milliseconds or an ISO 8601 string."""
+    if raw is None or raw == "":
+        raise InvalidInput("missing timestamp")
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) or (
+        isinstance(raw, str) and raw.strip().lstrip("-").replace(".", "", 1).isdigit()
+    ):
+        value = _num(raw, "timestamp", True)
+        return value / 1000.0 if value > 1e11 else value  # Traccar sends ms from some apps
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise InvalidInput("timestamp is neither Unix seconds nor ISO 8601")
+    text = raw.strip().replace("Z", "+00:00").replace(" ", "T", 1)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"timestamp is not ISO 8601: {raw[:40]!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def _worker(raw: Any) -> str:
+    if not isinstance(raw, (str, int)) or isinstance(raw, bool):
+        raise InvalidInput("missing device id")
+    wid = str(raw).strip()
+    if not wid or len(wid) > 64 or not wid.isprintable():
+        raise InvalidInput("device id must be 1–64 printable characters")
+    return wid
+
+
+def make_fix(worker: Any, ts: Any, lat: Any, lon: Any, speed: Any = None, bearing: Any = None,
+             altitude: Any = None, accuracy: Any = None, battery: Any = None) -> Fix:
+    """Validate raw values and return a Fix; raise InvalidInput with the reason otherwise."""
+    la = _num(lat, "lat", True)
+    lo = _num(lon, "lon", True)
+    if not -90.0 <= la <= 90.0 or not -180.0 <= lo <= 180.0:
+        raise InvalidInput("lat/lon out of range")
+    if la == 0.0 and lo == 0.0:
+        raise InvalidInput("lat/lon is 0,0 (no GPS fix)")
+    batt = _num(battery, "batt")
+    spd = _num(speed, "speed")
+    if spd is not None and spd < 0:
+        spd = None
+    return Fix(worker=_worker(worker), ts=parse_timestamp(ts), lat=la, lon=lo, speed=spd,
+               bearing=_num(bearing, "bearing"), altitude=_num(altitude, "altitude"),
+               accuracy=_num(accuracy, "accuracy"), battery=batt)
+
+
+def parse_osmand(params: Mapping[str, Any]) -> Fix:
+    """Return the Fix of an OsmAnd/Traccar query or form request (speed in knots, as OsmAnd)."""
+    speed = _num(params.get("speed"), "speed")
+    return make_fix(
+        params.get("id") or params.get("deviceid"),
+        params.get("timestamp") or params.get("time"),
+        params.get("lat"), params.get("lon"),
+        speed * KNOTS_TO_MPS if speed is not None else None,
+        params.get("bearing") or params.get("heading"), params.get("altitude"),
+        params.get("accuracy") or params.get("hdop"), params.get("batt"),
+    )
+
+
+def parse_traccar_json(body: Any) -> Fix:
+    """Return the Fix of a Traccar Client 9+ JSON body (speed already in m/s)."""
+    if not isinstance(body, dict):
+        raise InvalidInput("JSON body must be an object")
+    loc = body.get("location")
+    if not isinstance(loc, dict) or not isinstance(loc.get("coords"), dict):
+        raise InvalidInput("missing location.coords")
+    c = loc["coords"]
+    batt = loc.get("battery") if isinstance(loc.get("battery"), dict) else {}
+    level = _num(batt.get("level"), "battery.level")  # a fraction 0–1 in Traccar Client JSON
+    return make_fix(body.get("device_id"), loc.get("timestamp"), c.get("latitude"),
+                    c.get("longitude"), c.get("speed"), c.get("heading"), c.get("altitude"),
+                    c.get("accuracy"), None if level is None else level * 100.0)
+
+
+def parse_position(item: Any) -> Fix:
+    """Return the Fix of one item of the batch API: {id, timestamp, lat, lon, speed m/s, ...}."""
+    if not isinstance(item, dict):
+        raise InvalidInput("position must be an object")
+    return make_fix(item.get("id") or item.get("device_id"), item.get("timestamp"),
+                    item.get("lat"), item.get("lon"), item.get("speed"), item.get("bearing"),
+                    item.get("altitude"), item.get("accuracy"), item.get("batt"))
+
+
+_FIELDS = (("s", "speed"), ("b", "bearing"), ("a", "altitude"), ("c", "accuracy"),
+           ("bt", "battery"))
+
+
+def fix_to_fields(fix: Fix) -> dict[str, str]:
+    """Return the compact stream fields of a Fix."""
+    out = {"w": fix.worker, "t": f"{fix.ts:.3f}", "la": f"{fix.lat:.7f}", "lo": f"{fix.lon:.7f}"}
+    for short, name in _FIELDS:
+        v = getattr(fix, name)
+        if v is not None:
+            out[short] = f"{v:.2f}"
+    return out
+
+
+def fix_from_fields(fields: Mapping[bytes, bytes]) -> Fix:
+    """Return the Fix of a gps stream entry; raise InvalidInput for a malformed one."""
+    try:
+        get = {k.decode(): v.decode() for k, v in fields.items()}
+    except UnicodeDecodeError:
+        raise InvalidInput("malformed: entry is not UTF-8") from None
+    try:
+        return make_fix(get.get("w"), get.get("t"), get.get("la"), get.get("lo"),
+                        get.get("s"), get.get("b"), get.get("a"), get.get("c"), get.get("bt"))
+    except InvalidInput as exc:
+        raise InvalidInput(f"malformed: {exc}") from None

@@ -1,0 +1,127 @@
+"""Process supervision for the command line: the demo (run), web, consumers and simulator."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from dashboard.config import ROOT, Settings
+
+log = logging.getLogger("gridwall.runner")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def run_web(settings: Settings) -> int:
+    """Serve the Dash app and socket.io on HOST:PORT (threaded Werkzeug + simple-websocket)."""
+    from app import create_app
+
+    app, socketio = create_app(settings)
+    log.info("wall on http://%s:%s/", settings.host, settings.port)
+    socketio.run(app.server, host=settings.host, port=settings.port, debug=False,
+                 use_reloader=False, log_output=False, allow_unsafe_werkzeug=True)
+    return 0
+
+
+def run_consumers(settings: Settings, names: list[str], name: str | None = None) -> int:
+    """Run the named stream consumers (or all) in threads until SIGINT/SIGTERM."""
+    from dashboard.services import build_services
+    from streams.archive import Maintenance
+    from streams.consumer import Consumer, consumer_name
+    from streams.registry import handlers
+
+    svc = build_services(settings)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    available = handlers(svc)
+    chosen = list(available) if names in ([], ["all"]) else names
+    unknown = [n for n in chosen if n not in available]
+    if unknown:
+        print(f"unknown stream(s): {', '.join(unknown)}; known: {', '.join(available)}")
+        return 2
+    threads = []
+    for n in chosen:
+        c = Consumer(svc.r, svc.keys, available[n], name=name or consumer_name(),
+                     batch=settings.consumer_batch, block_ms=settings.consumer_block_ms,
+                     claim_idle_ms=settings.claim_idle_ms,
+                     deadletter_maxlen=settings.deadletter_maxlen, clock=svc.clock, stop=stop)
+        t = threading.Thread(target=c.run, name=f"consume-{n}", daemon=True)
+        t.start()
+        threads.append(t)
+    maint = Maintenance(svc)
+    while not stop.wait(10.0):
+        try:
+            maint.run_once(svc.clock.now())
+        except Exception:  # noqa: BLE001 - maintenance retries next round
+            log.exception("maintenance failed")
+    for t in threads:
+        t.join(5)
+    return 0
+
+
+def run_simulator(settings: Settings, url: str = "") -> int:
+    """Run the district simulator against the app at url until SIGINT/SIGTERM."""
+    from dashboard.services import build_services
+    from streams.simulate import run_simulator as run
+
+    svc = build_services(settings)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    run(svc, url or f"http://{settings.host}:{settings.port}", stop)
+    return 0
+
+
+def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "app.py"), *args], env=env)
+
+
+def run_all(settings: Settings) -> int:
+    """Start embedded Redis (unless REDIS_URL), consumers, simulator and the web app."""
+    from dashboard.redis_server import EmbeddedRedis
+
+    env = dict(os.environ)
+    redis_proc = None
+    if not settings.redis_url and not settings.redis_cluster_nodes:
+        redis_proc = EmbeddedRedis(Path(settings.redis_dir), unix=True)
+        env["REDIS_URL"] = redis_proc.start()
+        log.info("embedded redis-server at %s (AOF on, data in %s)", env["REDIS_URL"],
+                 settings.redis_dir)
+    env["CLOCK_START"] = str(settings.clock_start or time.time())
+    env["SIM_SPEED"] = str(settings.sim_speed)
+    env["PORT"] = str(settings.port)
+    if settings.sim_workers:
+        env["SIM_WORKERS"] = str(settings.sim_workers)
+    env["DISTRICT"] = settings.district
+    children = [_child(["consume", "all"], env)]
+    if settings.simulate:
+        children.append(_child(["simulate"], env))
+    web = _child(["web"], env)
+    children.append(web)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    print(f"Gridwall wall: http://{settings.host}:{settings.port}/  (Ctrl-C stops everything)",
+          flush=True)
+    while not stop.wait(0.5):
+        if any(c.poll() is not None for c in children):
+            log.error("a child process exited; stopping")
+            break
+    for c in children:
+        if c.poll() is None:
+            c.send_signal(signal.SIGTERM)
+    for c in children:
+        try:
+            c.wait(10)
+        except subprocess.TimeoutExpired:
+            c.kill()
+    if redis_proc:
+        redis_proc.stop()
+    return 0
