@@ -67,8 +67,11 @@ class Locator:
         todo = np.flatnonzero(inside)
         if todo.size == 0:
             return out
-        src, hit = self.tree.query(shapely.points(lons.flat[todo], lats.flat[todo]),
-                                   predicate="intersects")
+        x, y = lons.flat[todo], lats.flat[todo]
+        src, hit = self.tree.query(shapely.points(x, y))  # bounding-box candidates
+        # the exact test on the prepared polygons is faster than query(predicate=...)
+        exact = shapely.intersects_xy(self.polygons[hit], x[src], y[src])
+        src, hit = src[exact], hit[exact]
         order = np.lexsort((hit, src))  # by point, then grid index: first row = lowest grid
         src, hit = src[order], hit[order]
         first = np.ones(src.size, dtype=bool)
