@@ -72,11 +72,10 @@ class Locator:
         # the exact test on the prepared polygons is faster than query(predicate=...)
         exact = shapely.intersects_xy(self.polygons[hit], x[src], y[src])
         src, hit = src[exact], hit[exact]
-        order = np.lexsort((hit, src))  # by point, then grid index: first row = lowest grid
-        src, hit = src[order], hit[order]
-        first = np.ones(src.size, dtype=bool)
-        first[1:] = src[1:] != src[:-1]
-        out.flat[todo[src[first]]] = hit[first]
+        best = np.full(todo.size, len(self.polygons), dtype=np.int64)
+        np.minimum.at(best, src, hit)  # a border point in several grids: the lowest index
+        found = best < len(self.polygons)
+        out.flat[todo[found]] = best[found]
         return out
 
 

@@ -71,8 +71,10 @@ class Relay:
                     msg = ps.get_message(timeout=1.0)
                     if msg and msg["type"] == "pmessage":
                         self._dispatch(msg["channel"][prefix:].decode(), msg["data"])
-            except redis.RedisError as exc:
+            except (redis.RedisError, OSError, ValueError) as exc:
                 self.connected = False
+                if self.stop.is_set():
+                    return
                 log.warning("relay: redis unavailable (%s), retrying", exc)
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -175,7 +175,7 @@ def rng_for(name: str) -> random.Random:
 
 def person_name(rng: random.Random, used: set[str], given: tuple[str, ...]) -> str:
     """Return a 2–3 character Chinese name not yet in `used` (and add it)."""
-    surnames, weights = zip(*SURNAMES)
+    surnames, weights = zip(*SURNAMES, strict=True)
     while True:
         name = rng.choices(surnames, weights)[0] + rng.choice(given)
         if name not in used:
@@ -271,7 +271,8 @@ def street_grids(
     verts = lattice_vertices(spec, rng)
     bw, bh = spec.block
     stations, grids = [], []
-    for s, ((bx, by), community) in enumerate(zip(cell_blocks(spec), spec.communities), 1):
+    blocks = zip(cell_blocks(spec), spec.communities, strict=True)
+    for s, ((bx, by), community) in enumerate(blocks, 1):
         station = f"{spec.prefix}-{s:02d}"
         stations.append({"code": station, "name": f"{community}网格站", "street": spec.code,
                          "leader": person_name(rng, used, GIVEN_ELDER)})

@@ -73,7 +73,8 @@ def _safe_minid(r: redis.Redis, stream: str, group: str, cutoff_ms: int) -> str 
     info = next((g for g in groups if _text(g["name"]) == group), None)
     if info is None:
         return None  # nobody has processed anything: keep everything
-    candidates = [f"{cutoff_ms}-0", _text(info["last-delivered-id"])]
+    ms, seq = entry_key(_text(info["last-delivered-id"]))
+    candidates = [f"{cutoff_ms}-0", f"{ms}-{seq + 1}"]  # delivered and not pending = processed
     if int(info["pending"]):
         oldest = r.xpending(stream, group)["min"]
         if oldest is not None:
@@ -152,7 +153,7 @@ def read_archived_track(archive_dir: Path, day: str, worker: str
     for path in sorted(folder.glob("shard-*.parquet")):
         table = pq.read_table(path, schema=SCHEMA, filters=[("worker", "=", worker)])
         cols = table.select(["ts", "lat", "lon"]).to_pydict()
-        points += zip(cols["ts"], cols["lat"], cols["lon"])
+        points += zip(cols["ts"], cols["lat"], cols["lon"], strict=True)
     return sorted(points)
 
 
@@ -172,13 +173,13 @@ def _old_days(r: redis.Redis, keys: Keys, shard: int, today: str, keep_days: int
 
 
 def _read_day(r: redis.Redis, keys: Keys, shard: int, day: str) -> dict[str, bytes]:
-    """Return the packed tracks of every worker of a shard's day."""
+    """Return the packed track of every worker indexed on a shard's day (b"" if missing)."""
     workers = sorted(_text(w) for w in r.smembers(keys.gps_track_index(shard, day)))
     tracks: dict[str, bytes] = {}
     for i in range(0, len(workers), CHUNK):
         chunk = workers[i:i + CHUNK]
         values = r.mget([keys.gps_track(shard, day, w) for w in chunk])
-        tracks.update((w, v) for w, v in zip(chunk, values) if v is not None)
+        tracks.update((w, v or b"") for w, v in zip(chunk, values, strict=True))
     return tracks
 
 
@@ -206,7 +207,7 @@ def _archive_shard(r: redis.Redis, keys: Keys, shard: int, archive_dir: Path, to
     try:
         for day in _old_days(r, keys, shard, today, keep_days):
             tracks = _read_day(r, keys, shard, day)
-            if tracks:
+            if any(tracks.values()):
                 _merge_into(day_file(archive_dir, day, shard), _points_frame(tracks))
             _delete_day(r, keys, shard, day, tracks)
             log.info("archived %d tracks of %s shard %d", len(tracks), day, shard)

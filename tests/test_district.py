@@ -165,6 +165,13 @@ def test_generator_reproduces_the_shipped_files(tmp_path):
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
 
 
+def test_a_clockwise_ring_is_accepted_and_turned_counter_clockwise(copy):
+    edit_feature(copy, 0, lambda f: f["geometry"]["coordinates"][0].reverse())
+    grid = load_district(copy).grids[0]
+    assert Polygon(grid.ring).exterior.is_ccw
+    assert set(grid.ring) == set(load_district(DONGLI).grids[0].ring)
+
+
 # ---- malformed files -----------------------------------------------------------------
 
 

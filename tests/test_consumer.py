@@ -1,0 +1,95 @@
+"""The one consumer loop: groups, ack after handling, poison isolation, dead letters, stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from streams.consumer import Consumer, Failure
+
+
+class Recorder:
+    """A stream handler that records payloads, refuses 'bad' ones and crashes on 'boom'."""
+
+    name = "demo"
+
+    def __init__(self, keys):
+        self.keys = keys
+        self.seen: list[str] = []
+
+    def streams(self):
+        return [f"{self.keys.prefix}:{{demo}}:entries"]
+
+    def handle(self, entries):
+        failures = []
+        for eid, fields in entries:
+            body = fields[b"body"].decode()
+            if body == "boom":
+                raise RuntimeError("handler bug")
+            if body == "bad":
+                failures.append(Failure(eid, "malformed: bad body"))
+            else:
+                self.seen.append(body)
+        return failures
+
+
+def _consumer(svc, handler, **kw):
+    return Consumer(svc.r, svc.keys, handler, name="c1", clock=svc.clock, **kw)
+
+
+def test_entries_are_handled_and_acked(svc):
+    h = Recorder(svc.keys)
+    for b in ("a", "b", "c"):
+        svc.r.xadd(h.streams()[0], {"body": b})
+    c = _consumer(svc, h)
+    assert c.drain() == 3
+    assert h.seen == ["a", "b", "c"]
+    assert svc.r.xpending(h.streams()[0], c.group)["pending"] == 0
+
+
+def test_a_poison_entry_is_dead_lettered_and_the_rest_of_its_batch_is_handled(svc):
+    h = Recorder(svc.keys)
+    ids = [svc.r.xadd(h.streams()[0], {"body": b}) for b in ("a", "boom", "c", "bad")]
+    c = _consumer(svc, h)
+    c.drain()
+    assert h.seen.count("a") >= 1 and "c" in h.seen
+    dl = svc.r.xrange(svc.keys.deadletter("demo"))
+    reasons = {e[1][b"id"]: e[1][b"reason"].decode() for e in dl}
+    assert reasons == {ids[1]: "handler error: RuntimeError: handler bug",
+                       ids[3]: "malformed: bad body"}
+    assert json.loads(dl[0][1][b"fields"]) == {"body": "boom"}
+    assert svc.r.xpending(h.streams()[0], c.group)["pending"] == 0
+
+
+def test_dead_letters_are_counted_by_reason(svc):
+    h = Recorder(svc.keys)
+    for b in ("bad", "bad", "boom"):
+        svc.r.xadd(h.streams()[0], {"body": b})
+    _consumer(svc, h).drain()
+    counts = svc.r.hgetall(svc.keys.deadletter_reasons("demo"))
+    assert counts == {b"malformed": b"2", b"handler error": b"1"}
+
+
+def test_a_restarted_consumer_first_finishes_its_own_pending_entries(svc):
+    h = Recorder(svc.keys)
+    c = _consumer(svc, h, block_ms=10)
+    c.ensure_groups()
+    svc.r.xadd(h.streams()[0], {"body": "left over"})
+    svc.r.xreadgroup(c.group, "c1", {h.streams()[0]: ">"})  # read, then the process died
+    stop = threading.Event()
+    c.stop = stop
+    t = threading.Thread(target=c.run)
+    t.start()
+    stop.wait(0.3)
+    stop.set()
+    t.join(5)
+    assert h.seen == ["left over"]
+
+
+def test_setting_stop_ends_the_loop_cleanly(svc):
+    c = _consumer(svc, Recorder(svc.keys), block_ms=20)
+    t = threading.Thread(target=c.run)
+    t.start()
+    c.stop.set()
+    t.join(5)
+    assert not t.is_alive()

@@ -1,0 +1,165 @@
+"""The gps consumer: filters, read models, idempotent redelivery, claims and dead letters."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard import queries
+from streams.consumer import Consumer
+from streams.fixes import fix_to_fields, parse_position
+from streams.gps import GpsHandler
+from streams.gps_state import IDLE, OUTSIDE, PATROLLING, WorkerState, unpack_track
+
+
+def _inside(svc, wid, f=0.5):
+    """Return a point inside the worker's own grid (f moves along its diagonal)."""
+    grid = svc.district.grid(svc.district.worker(wid).grid)
+    c = svc.locator.polygons[svc.locator.grid_index(grid.code)].representative_point()
+    return c.y, c.x
+
+
+def _add(svc, wid, ts, lat, lon, **extra):
+    fix = parse_position({"id": wid, "timestamp": ts, "lat": lat, "lon": lon, **extra})
+    return svc.r.xadd(svc.keys.gps_stream(svc.keys.gps_shard(wid)), fix_to_fields(fix))
+
+
+def _state(svc, wid) -> WorkerState:
+    return WorkerState.unpack(svc.r.hget(svc.keys.gps_last(0), wid))
+
+
+def _deadletters(svc):
+    return [{k.decode(): v.decode() for k, v in e[1].items()}
+            for e in svc.r.xrange(svc.keys.deadletter("gps"))]
+
+
+def test_a_fix_becomes_the_latest_state_and_a_track_point(svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0001")
+    _add(svc, "W0001", clock.now() - 10, lat, lon)
+    assert gps_consumer.drain() == 1
+    s = _state(svc, "W0001")
+    assert (s.lat, s.lon, s.grid) == (pytest.approx(lat), pytest.approx(lon), "WX-01-01")
+    day = svc.days.day(clock.now())
+    pts = unpack_track(svc.r.get(svc.keys.gps_track(0, day, "W0001")))
+    assert len(pts) == 1 and pts[0][1] == pytest.approx(lat, abs=1e-6)
+
+
+def test_moving_inside_the_own_grid_is_patrolling_and_standing_is_idle(svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0001")
+    t = clock.now() - 100
+    _add(svc, "W0001", t, lat, lon)
+    _add(svc, "W0001", t + 10, lat + 0.0001, lon)  # 11 m in 10 s
+    gps_consumer.drain()
+    assert _state(svc, "W0001").status == PATROLLING
+    _add(svc, "W0001", t + 70, lat + 0.0001, lon)
+    gps_consumer.drain()
+    assert _state(svc, "W0001").status == IDLE
+
+
+def test_a_fix_in_another_grid_is_outside(svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0002")  # W0002's grid, reported by W0001
+    _add(svc, "W0001", clock.now() - 5, lat, lon)
+    gps_consumer.drain()
+    assert _state(svc, "W0001").status == OUTSIDE
+    assert queries.worker(svc, "W0001")["position"]["inside_own_grid"] is False
+
+
+def test_a_worker_silent_too_long_is_offline(svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0001")
+    _add(svc, "W0001", clock.now() - 5, lat, lon)
+    gps_consumer.drain()
+    assert queries.worker(svc, "W0001")["status"] == "idle"
+    clock.advance(svc.settings.offline_after_s + 1)
+    assert queries.worker(svc, "W0001")["status"] == "offline"
+
+
+@pytest.mark.parametrize("offset,reason", [(+3600, "future timestamp"), (-3 * 86400, "too old")])
+def test_fixes_outside_the_time_window_are_dead_lettered(svc, gps_consumer, clock, offset, reason):
+    lat, lon = _inside(svc, "W0001")
+    _add(svc, "W0001", clock.now() + offset, lat, lon)
+    gps_consumer.drain()
+    assert svc.r.hget(svc.keys.gps_last(0), "W0001") is None
+    assert _deadletters(svc)[0]["reason"].startswith(reason)
+
+
+def test_an_impossible_jump_is_dead_lettered_and_the_next_good_fix_accepted(
+        svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0001")
+    t = clock.now() - 100
+    _add(svc, "W0001", t, lat, lon)
+    _add(svc, "W0001", t + 5, lat + 0.2, lon)  # 22 km in 5 s
+    _add(svc, "W0001", t + 10, lat + 0.00005, lon)
+    gps_consumer.drain()
+    assert [d["reason"].split(":")[0] for d in _deadletters(svc)] == ["impossible jump"]
+    assert _state(svc, "W0001").ts == t + 10
+
+
+def test_a_duplicate_fix_is_dead_lettered_as_duplicate(svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0001")
+    t = clock.now() - 100
+    _add(svc, "W0001", t, lat, lon)
+    _add(svc, "W0001", t, lat, lon)
+    _add(svc, "W0001", t - 50, lat, lon)
+    gps_consumer.drain()
+    assert [d["reason"].split(":")[0] for d in _deadletters(svc)] == ["duplicate fix",
+                                                                       "out of order"]
+
+
+def test_unknown_workers_and_malformed_entries_are_dead_lettered_with_reasons(
+        svc, gps_consumer, clock):
+    svc.r.xadd(svc.keys.gps_stream(0), {"w": "NOBODY", "t": clock.now(), "la": 39.1, "lo": 117.3})
+    svc.r.xadd(svc.keys.gps_stream(0), {"w": "W0001", "t": clock.now(), "la": "north"})
+    gps_consumer.drain()
+    reasons = [d["reason"] for d in _deadletters(svc)]
+    assert reasons[0] == "unknown worker: NOBODY"
+    assert reasons[1].startswith("malformed: missing lon") or "lat" in reasons[1]
+    counts = svc.r.hgetall(svc.keys.deadletter_reasons("gps"))
+    assert counts[b"unknown worker"] == b"1" and counts[b"malformed"] == b"1"
+
+
+def test_a_redelivered_batch_changes_nothing_twice(svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0001")
+    t = clock.now() - 100
+    ids = [_add(svc, "W0001", t + i * 10, lat + i * 0.0001, lon) for i in range(3)]
+    ids.append(_add(svc, "W0001", t + 5, lat, lon))  # out of order: dead-lettered once
+    entries = svc.r.xrange(svc.keys.gps_stream(0))
+    handler = gps_consumer.handler
+    assert len(handler.handle(entries)) == 1
+    before_state = svc.r.hget(svc.keys.gps_last(0), "W0001")
+    day = svc.days.day(clock.now())
+    before_track = svc.r.get(svc.keys.gps_track(0, day, "W0001"))
+    before_count = svc.r.get(svc.keys.counter("gps.accepted"))
+    assert handler.handle(entries) == []  # redelivery: no failures, no writes
+    assert svc.r.hget(svc.keys.gps_last(0), "W0001") == before_state
+    assert svc.r.get(svc.keys.gps_track(0, day, "W0001")) == before_track
+    assert svc.r.get(svc.keys.counter("gps.accepted")) == before_count == b"3"
+
+
+def test_entries_left_pending_by_a_dead_consumer_are_claimed_by_another(svc, clock):
+    lat, lon = _inside(svc, "W0001")
+    for i in range(5):
+        _add(svc, "W0001", clock.now() - 100 + i * 10, lat + i * 0.0001, lon)
+    mk = lambda name: Consumer(svc.r, svc.keys, GpsHandler(  # noqa: E731
+        svc.r, svc.keys, svc.settings, svc.district, svc.locator, clock), name=name,
+        claim_idle_ms=10, clock=clock)
+    dead, alive = mk("dead"), mk("alive")
+    dead.ensure_groups()
+    svc.r.xreadgroup(dead.group, "dead", {svc.keys.gps_stream(0): ">"}, count=5)  # then "dies"
+    assert svc.r.xpending(svc.keys.gps_stream(0), dead.group)["pending"] == 5
+    import time
+
+    time.sleep(0.02)  # let the entries idle past claim_idle_ms (10 ms)
+    assert alive.claim_stale() == 5
+    assert svc.r.xpending(svc.keys.gps_stream(0), dead.group)["pending"] == 0
+    assert svc.r.get(svc.keys.counter("gps.accepted")) == b"5"
+
+
+def test_the_track_is_thinned_by_distance_and_time(svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0001")
+    t = clock.now() - 1000
+    for i in range(10):  # standing still, a fix every 5 s: only the first is kept
+        _add(svc, "W0001", t + i * 5, lat, lon)
+    _add(svc, "W0001", t + 100, lat, lon)  # 60 s passed: kept
+    _add(svc, "W0001", t + 105, lat + 0.0002, lon)  # 22 m moved: kept
+    gps_consumer.drain()
+    day = svc.days.day(clock.now())
+    assert len(unpack_track(svc.r.get(svc.keys.gps_track(0, day, "W0001")))) == 3
