@@ -32,6 +32,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.config["SECRET_KEY"] = settings.secret_key or __import__("secrets").token_hex(32)
     server.register_blueprint(ingest.bp)
     server.register_blueprint(api.bp)
+    from dashboard import case_api
+    from dashboard.catalog import catalog_for
+    from streams import open311
+
+    catalog_for(svc)  # a malformed patrol item catalog fails here, at start-up
+    server.register_blueprint(open311.bp)
+    server.register_blueprint(case_api.bp)
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[],
                         message_queue=None, logger=False, engineio_logger=False)
     relay = Relay(svc, socketio)
@@ -71,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     con = sub.add_parser("consume", help="run stream consumers (needs REDIS_URL)")
     con.add_argument("streams", nargs="*", default=["all"], help="gps, ... or all")
     con.add_argument("--name", help="consumer name (default host-pid)")
+    key = sub.add_parser("apikey", help="issue, list or revoke API keys (Open311, departments)")
+    key.add_argument("action", choices=["create", "list", "revoke"])
+    key.add_argument("name", nargs="?", default="", help="who the key is for")
+    key.add_argument("--role", default="", help="open311 (default), dept or supervisor")
+    key.add_argument("--dept", default="", help="department code of a dept key")
     sim = sub.add_parser("simulate", help="run the district simulator against a running app")
     sim.add_argument("--speed", type=float)
     sim.add_argument("--url", default="", help="base URL of the app (default http://HOST:PORT)")
@@ -98,10 +110,36 @@ def main(argv: list[str] | None = None) -> int:
         return runner.run_web(settings)
     if args.cmd == "consume":
         return runner.run_consumers(settings, args.streams, args.name)
+    if args.cmd == "apikey":
+        return _apikey(settings, args)
     if args.cmd == "simulate":
         return runner.run_simulator(settings, args.url)
     _parser().print_help()
     return 2
+
+
+def _apikey(settings: Settings, args: argparse.Namespace) -> int:
+    """Run `apikey create NAME [--dept CODE | --role supervisor]`, `apikey list`, `revoke NAME`."""
+    from dashboard import apikeys
+
+    svc = build_services(settings)
+    if args.action == "list":
+        for k in apikeys.listing(svc):
+            print(f"{k['role']:<11} {k['dept']:<18} {k['name']}")
+        return 0
+    if not args.name:
+        print(f"apikey {args.action} needs a NAME")
+        return 2
+    if args.action == "revoke":
+        print(f"revoked {apikeys.revoke(svc, args.name)} key(s) of {args.name}")
+        return 0
+    role = args.role or ("dept" if args.dept else "open311")
+    try:
+        print(apikeys.create(svc, args.name, role, args.dept))
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

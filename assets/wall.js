@@ -4,7 +4,7 @@
   "use strict";
   var gw = (window.gw = window.gw || {});
   gw.maps = gw.maps || {};
-  gw.state = { workers: {}, roster: null, offset: 0, layer: null, trails: {}, trailLayer: null };
+  gw.state = { workers: {}, roster: null, offset: 0, trails: {} };
   var STATUS = { 0: "offline", 1: "patrolling", 2: "idle", 3: "outside" };
   var COLORS = { patrolling: "#22c55e", idle: "#38bdf8", outside: "#f59e0b", offline: "#64748b" };
   var TEXT = {
@@ -31,9 +31,27 @@
   }
   hookLeaflet();
 
+  /* Dash components (stores have no DOM node) may not exist yet: keep the latest props per id
+   * and apply them as soon as the layout has rendered. */
+  var pendingProps = {};
+  function layoutReady() {
+    return !!(window.dash_clientside && window.dash_clientside.set_props &&
+              document.getElementById("gw-config-ready"));
+  }
   function setProps(id, props) {
-    if (window.dash_clientside && window.dash_clientside.set_props && document.getElementById(id)) {
-      window.dash_clientside.set_props(id, props);
+    if (!layoutReady()) {
+      pendingProps[id] = Object.assign(pendingProps[id] || {}, props);
+      return;
+    }
+    try { window.dash_clientside.set_props(id, props); } catch (e) { /* page without it */ }
+  }
+  function flushPending() {
+    if (!layoutReady()) { return; }
+    var ids = Object.keys(pendingProps);
+    for (var i = 0; i < ids.length; i++) {
+      var props = pendingProps[ids[i]];
+      delete pendingProps[ids[i]];
+      try { window.dash_clientside.set_props(ids[i], props); } catch (e) { /* ignore */ }
     }
   }
   gw.setProps = setProps;
@@ -41,18 +59,21 @@
   gw.serverNow = serverNow;
   function offlineAfter() { return (gw.config && gw.config.offlineAfter) || 300; }
 
-  function wallMap() { return gw.maps["wall-map"]; }
+  /* Every wall map (one per street group) gets its own panes, canvas renderer and markers. */
+  gw.state.views = {};
 
-  function ensureLayer() {
-    var map = wallMap();
-    if (!map) { return null; }
-    if (gw.state.layer && gw.state.layer._map === map) { return gw.state.layer; }
-    gw.state.renderer = window.L.canvas({ padding: 0.2 });
-    gw.state.trailLayer = window.L.layerGroup().addTo(map);
-    gw.state.layer = window.L.layerGroup().addTo(map);
-    gw.state.markers = {};
-    gw.state.trailLines = {};
-    return gw.state.layer;
+  function makeView(id, map) {
+    if (!map.getPane("gw-trails")) {
+      map.createPane("gw-trails").style.zIndex = 440;
+      map.createPane("gw-workers").style.zIndex = 450;
+    }
+    var v = { map: map, markers: {}, trailLines: {},
+              renderer: window.L.canvas({ padding: 0.2, pane: "gw-workers" }),
+              trailRenderer: window.L.canvas({ padding: 0.2, pane: "gw-trails" }) };
+    v.trailLayer = window.L.layerGroup().addTo(map);
+    v.layer = window.L.layerGroup().addTo(map);
+    gw.state.views[id] = v;
+    return v;
   }
 
   function statusOf(w) {
@@ -67,43 +88,55 @@
     return name + (grid ? " · " + grid : "");
   }
 
-  function drawWorker(id, w) {
-    var layer = ensureLayer();
-    if (!layer) { return; }
-    var status = statusOf(w);
-    var m = gw.state.markers[id];
-    var style = { radius: status === "patrolling" ? 6 : 5, color: "#0b1220", weight: 1,
-                  fillColor: COLORS[status], fillOpacity: 0.95, renderer: gw.state.renderer };
+  function drawIn(v, id, w, status) {
+    var m = v.markers[id];
+    var style = { radius: status === "patrolling" ? 7 : 6, color: "#0b1220", weight: 1.5,
+                  fillColor: COLORS[status], fillOpacity: 0.95, renderer: v.renderer };
     if (!m) {
       m = window.L.circleMarker([w.lat, w.lon], style);
       m.bindTooltip(function () { return escapeText(tooltip(id)); });
-      m.gwId = id;
-      m.addTo(layer);
-      gw.state.markers[id] = m;
+      m.on("click", function () { document.dispatchEvent(new CustomEvent("gw-worker-click", { detail: { id: id } })); });
+      m.addTo(v.layer);
+      v.markers[id] = m;
     } else {
       m.setLatLng([w.lat, w.lon]);
       if (m.gwStatus !== status) { m.setStyle(style); }
     }
     m.gwStatus = status;
-    var el = m._path; // not used on canvas; kept for SVG fallback
-    if (el) { el.setAttribute("data-worker", id); }
-    if (status === "patrolling") { extendTrail(id, w); }
+    var t = gw.state.trails[id];
+    var line = v.trailLines[id];
+    if (status === "patrolling" && t && t.length > 1) {
+      if (!line) {
+        line = window.L.polyline(t, { color: "#22c55e", weight: 2.5, opacity: 0.5,
+                                      renderer: v.trailRenderer, interactive: false });
+        line.addTo(v.trailLayer);
+        v.trailLines[id] = line;
+      } else {
+        line.setLatLngs(t);
+      }
+    } else if (line && status !== "patrolling") {
+      v.trailLayer.removeLayer(line);
+      delete v.trailLines[id];
+    }
   }
+
+  function drawWorker(id, w) {
+    var status = statusOf(w);
+    if (status === "patrolling") { extendTrail(id, w); }
+    for (var vid in gw.state.views) { drawIn(gw.state.views[vid], id, w, status); }
+    gw.state.statuses[id] = status;
+  }
+  gw.state.statuses = {};
+  gw.markerOf = function (id) {
+    for (var vid in gw.state.views) { if (gw.state.views[vid].markers[id]) { return gw.state.views[vid].markers[id]; } }
+    return null;
+  };
 
   function extendTrail(id, w) {
     var t = gw.state.trails[id] || (gw.state.trails[id] = []);
     var last = t[t.length - 1];
     if (!last || last[0] !== w.lat || last[1] !== w.lon) { t.push([w.lat, w.lon]); }
     if (t.length > 80) { t.shift(); }
-    var line = gw.state.trailLines[id];
-    if (!line) {
-      line = window.L.polyline(t, { color: "#22c55e", weight: 2, opacity: 0.45,
-                                    renderer: gw.state.renderer, interactive: false });
-      line.addTo(gw.state.trailLayer);
-      gw.state.trailLines[id] = line;
-    } else {
-      line.setLatLngs(t);
-    }
   }
 
   function escapeText(s) {
@@ -128,8 +161,7 @@
   function refreshOffline() {
     var ws = gw.state.workers;
     for (var id in ws) {
-      var m = gw.state.markers && gw.state.markers[id];
-      if (m && m.gwStatus !== statusOf(ws[id])) { drawWorker(id, ws[id]); }
+      if (gw.state.statuses[id] !== statusOf(ws[id])) { drawWorker(id, ws[id]); }
     }
   }
 
@@ -150,14 +182,14 @@
   };
 
   function setConn(ok) {
-    var el = document.getElementById("gw-conn");
-    if (!el) { return; }
-    el.textContent = ok ? tr("live") : tr("reconnecting");
-    el.className = "gw-conn " + (ok ? "gw-conn-ok" : "gw-conn-wait");
+    gw.connected = ok;
+    setProps("gw-conn", { children: ok ? tr("live") : tr("reconnecting"),
+                          className: "gw-conn " + (ok ? "gw-conn-ok" : "gw-conn-wait") });
     document.body.classList.toggle("gw-offline", !ok);
   }
 
   function tickClock() {
+    flushPending();
     var el = document.getElementById("gw-clock");
     if (el) {
       var d = new Date(serverNow() * 1000);
@@ -171,6 +203,22 @@
     fetch("/api/v1/wall/roster").then(function (r) { return r.json(); })
       .then(function (j) { gw.state.roster = j; }).catch(function () { setTimeout(loadRoster, 3000); });
   }
+
+  function loadConfig() {
+    fetch("/api/v1/wall/config").then(function (r) { return r.json(); }).then(function (j) {
+      gw.config = j;
+      for (var id in gw.state.views) { fit(id); }
+    }).catch(function () { setTimeout(loadConfig, 3000); });
+  }
+
+  function fit(id) {
+    var v = gw.state.views[id];
+    var b = gw.config && gw.config.maps && gw.config.maps[id];
+    if (!v || !b) { return; }
+    v.map.invalidateSize();
+    v.map.fitBounds(b, { padding: [28, 28], animate: false });
+  }
+  window.addEventListener("resize", function () { for (var id in gw.state.views) { fit(id); } });
 
   function loadTrails() {
     fetch("/api/v1/wall/trails").then(function (r) { return r.json(); }).then(function (j) {
@@ -197,16 +245,24 @@
     });
   }
 
+  /* The init hook fires while dash-leaflet is still building the map: draw once it is ready. */
   document.addEventListener("gw-map", function (e) {
-    if (e.detail.id === "wall-map") {
-      gw.state.layer = null;
-      ensureLayer();
-      var ws = gw.state.workers;
-      for (var id in ws) { drawWorker(id, ws[id]); }
-    }
+    var id = e.detail.id || "";
+    if (id.indexOf("wall-map") !== 0) { return; }
+    var map = e.detail.map;
+    map.whenReady(function () {
+      setTimeout(function () {
+        var v = makeView(id, map);
+        fit(id);
+        map.on("unload", function () { if (gw.state.views[id] === v) { delete gw.state.views[id]; } });
+        var ws = gw.state.workers;
+        for (var wid in ws) { drawIn(v, wid, ws[wid], statusOf(ws[wid])); }
+      }, 0);
+    });
   });
 
   function start() {
+    loadConfig();
     loadRoster();
     loadTrails();
     connect();

@@ -6,8 +6,14 @@ import json
 import sys
 
 
-def emit(name: str, value: float, unit: str, target: float | None = None,
-         better: str | None = None, **extra: object) -> None:
+def emit(
+    name: str,
+    value: float,
+    unit: str,
+    target: float | None = None,
+    better: str | None = None,
+    **extra: object,
+) -> None:
     """Print one benchmark result as a JSON line."""
     row: dict[str, object] = {"name": name, "value": round(float(value), 3), "unit": unit}
     if target is not None:

@@ -41,7 +41,7 @@ def worker_track(wid: str):
     if svc.district.worker(wid) is None:
         return jsonify({"error": f"unknown worker: {wid[:64]}"}), 404
     day = request.args.get("day") or svc.days.day(svc.clock.now())
-    if not DAY.match(day):
+    if not DAY.fullmatch(day):
         return jsonify({"error": "day must be YYYYMMDD"}), 400
     return jsonify({"worker": wid, "day": day, "points": queries.track(svc, wid, day)})
 
@@ -59,6 +59,21 @@ def roster():
     svc = services()
     grids = {g.code: g.name for g in svc.district.grids}
     return jsonify({w.id: [w.name, grids.get(w.grid, ""), w.grid] for w in svc.district.workers})
+
+
+@bp.get("/wall/config")
+def wall_config():
+    """Return what the wall's client needs once: map extents, offline threshold, language."""
+    from dashboard.figures import wall_map_groups
+
+    svc = services()
+    return jsonify(
+        {
+            "maps": {g["id"]: g["bounds"] for g in wall_map_groups(svc.district)},
+            "offlineAfter": svc.settings.offline_after_s,
+            "lang": svc.settings.lang,
+        }
+    )
 
 
 @bp.get("/wall/trails")

@@ -57,7 +57,7 @@ class ScaledClock(Clock):
 
 
 class Days:
-    """Local calendar days (YYYYMMDD) of Unix times in the district's time zone, cached per quarter hour."""
+    """Local calendar days (YYYYMMDD) of Unix times in the district time zone, cached."""
 
     def __init__(self, tz: str = "Asia/Shanghai") -> None:
         self.tz = ZoneInfo(tz)

@@ -45,7 +45,27 @@ class Settings:
     clock_start: float = 0.0  # Unix seconds from which the clock runs at sim_speed (0 = process start)
     sim_schedule: str = "demo"  # simulator schedule: demo (always busy) or realistic (duty hours)
     sim_workers: int = 0  # count: simulate only this many workers (0 = all)
+    sim_seed: int = 1  # random seed of the simulator (same seed, same day)
     open311_api_keys: str = ""  # comma-separated Open311 API keys accepted besides issued ones
+    case_dup_radius_m: float = 100.0  # metres: a report this near an open case of its item is linked
+    case_dup_window_s: int = 86400  # seconds: ...if that case was reported within this time
+    case_remind_interval_s: int = 3600  # seconds between reminders to a department while unhandled
+    case_check_share: float = 0.8  # share 0–1 of the time limit: then the worker must check
+    case_escalate_after_s: int = 14400  # seconds overdue before escalating from street to district
+    case_tick_s: float = 0.5  # seconds between reminder engine rounds
+    case_map_max: int = 2000  # count: most urgent open cases sent to the wall map as markers
+    calls_stream_retention_s: int = 3600  # seconds of raw interface calls kept in the calls stream
+    calls_max_future_s: int = 300  # seconds: calls further in the future are rejected
+    calls_max_past_s: int = 7776000  # seconds: older calls are rejected (90 days)
+    exchange_minute_retention_s: int = 172800  # seconds per-minute call counters are kept (48 h)
+    exchange_hour_retention_s: int = 7776000  # seconds per-hour call counters are kept (90 days)
+    exchange_violations_kept: int = 10000  # count: latest violations kept with their details
+    exchange_alert_window_s: int = 900  # seconds of calls an interface's error rate is taken over
+    exchange_alert_error_rate: float = 0.05  # share 0–1 of failed calls that raises an alert
+    exchange_alert_min_calls: int = 20  # count: calls in the window before an error rate counts
+    exchange_admin_keys: str = ""  # comma-separated admin API keys for POST /api/v1/approvals
+    exchange_gateway_keys: str = ""  # comma-separated keys POST /api/v1/calls needs; empty = open
+    sim_calls_per_day: int = 2000  # count: simulated interface calls on a workday (weekends 15 %)
     tz: str = "Asia/Shanghai"  # time zone of the district for days, duty hours and deadlines
     extra: dict = field(default_factory=dict, compare=False)  # free-form overrides for tests
 

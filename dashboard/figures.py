@@ -7,8 +7,12 @@ from dashboard.models import District
 
 STREET_FILLS = ["#12304f", "#1d2f4a", "#1b3b3a", "#33294a", "#3a2f1f", "#2a3140", "#203a2b"]
 
-STATUS_COLORS = {"patrolling": "#22c55e", "idle": "#38bdf8", "outside": "#f59e0b",
-                 "offline": "#64748b"}
+STATUS_COLORS = {
+    "patrolling": "#22c55e",
+    "idle": "#38bdf8",
+    "outside": "#f59e0b",
+    "offline": "#64748b",
+}
 
 
 def grid_layers(district: District) -> list[dict]:
@@ -17,10 +21,19 @@ def grid_layers(district: District) -> list[dict]:
     layers = []
     for i, street in enumerate(district.streets):
         feats = [f for f in fc["features"] if f["properties"]["street"] == street.code]
-        style = {"color": "#3b5b80", "weight": 1, "fillColor": STREET_FILLS[i % len(STREET_FILLS)],
-                 "fillOpacity": 0.85}
-        layers.append({"street": street.code,
-                       "data": {"type": "FeatureCollection", "features": feats}, "style": style})
+        style = {
+            "color": "#3b5b80",
+            "weight": 1,
+            "fillColor": STREET_FILLS[i % len(STREET_FILLS)],
+            "fillOpacity": 0.85,
+        }
+        layers.append(
+            {
+                "street": street.code,
+                "data": {"type": "FeatureCollection", "features": feats},
+                "style": style,
+            }
+        )
     return layers
 
 
@@ -34,3 +47,44 @@ def district_bounds(district: District) -> list[list[float]]:
     lats = [lat for g in district.grids for _, lat in g.ring]
     lons = [lon for g in district.grids for lon, _ in g.ring]
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def _bbox(district: District, streets: set[str]) -> list[list[float]]:
+    pts = [p for g in district.grids if g.street in streets for p in g.ring]
+    lons, lats = [p[0] for p in pts], [p[1] for p in pts]
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def _area(b: list[list[float]]) -> float:
+    return (b[1][0] - b[0][0]) * (b[1][1] - b[0][1])
+
+
+def wall_map_groups(district: District, max_maps: int = 4) -> list[dict]:
+    """Return the wall's maps: one per street when a few streets lie far apart, else one.
+
+    A district whose gridded streets are scattered (as the two pilot streets, 12 km apart)
+    would waste most of a single map on empty land, so each street gets its own map.
+    """
+    streets = [s for s in district.streets if any(g.street == s.code for g in district.grids)]
+    whole = _bbox(district, {s.code for s in streets})
+    parts = [(s, _bbox(district, {s.code})) for s in streets]
+    if 1 < len(parts) <= max_maps and _area(whole) > 3 * sum(_area(b) for _, b in parts):
+        return [
+            {
+                "id": f"wall-map-{i}",
+                "streets": [s.code],
+                "title": s.name,
+                "title_en": s.name_en or s.name,
+                "bounds": b,
+            }
+            for i, (s, b) in enumerate(parts)
+        ]
+    return [
+        {
+            "id": "wall-map-0",
+            "streets": [s.code for s in streets],
+            "title": district.name,
+            "title_en": district.name_en or district.name,
+            "bounds": whole,
+        }
+    ]

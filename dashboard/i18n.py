@@ -23,6 +23,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rejections": ("异常数据原因", "Why records were rejected"),
     "no_data": ("暂无数据", "No data yet"),
     "people": ("人", ""),
+    # ---- cases (issue 3)
+    "case_reports_today": ("今日上报", "Reports today"),
+    "case_open": ("在办案件", "Open cases"),
+    "case_overdue": ("超期未办", "Overdue"),
+    "case_ontime": ("今日按期率", "On time today"),
+    "cases_unit": ("件", ""),
+    "overdue_alerts": ("超期告警", "Overdue alerts"),
+    "dept_ranking": ("部门处置排名", "Department ranking"),
+    "urgent": ("紧急", "Urgent"),
+    "normal": ("一般", "Normal"),
+    "routine": ("常规", "Routine"),
+    "case_legend": ("案件", "Cases"),
 }
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import orjson
 import redis
@@ -87,8 +87,13 @@ class Relay:
         if topic == "gps":
             with self._lock:
                 for i, wid in enumerate(payload["ids"]):
-                    self._gps[wid] = (payload["lat"][i], payload["lon"][i], payload["st"][i],
-                                      payload["g"][i], payload["ts"][i])
+                    self._gps[wid] = (
+                        payload["lat"][i],
+                        payload["lon"][i],
+                        payload["st"][i],
+                        payload["g"][i],
+                        payload["ts"][i],
+                    )
         elif topic in self.topics:
             self.topics[topic](payload)
         else:
@@ -110,7 +115,9 @@ class Relay:
                         pass  # shown as "reconnecting" by the health panel; try next time
                     except Exception:  # noqa: BLE001
                         log.exception("periodic %s failed", p.event)
-            self.stop.wait(max(0.05, self.svc.settings.push_interval_s - (time.monotonic() - start)))
+            self.stop.wait(
+                max(0.05, self.svc.settings.push_interval_s - (time.monotonic() - start))
+            )
 
     def _flush_gps(self) -> None:
         with self._lock:
@@ -119,7 +126,17 @@ class Relay:
             return
         ids = list(batch)
         vals = [batch[i] for i in ids]
-        self.sio.emit("gps", {"ids": ids, "lat": [v[0] for v in vals],
-                              "lon": [v[1] for v in vals], "st": [v[2] for v in vals],
-                              "g": [v[3] for v in vals], "ts": [v[4] for v in vals],
-                              "full": False, "now": self.svc.clock.now()}, to=WALL_ROOM)
+        self.sio.emit(
+            "gps",
+            {
+                "ids": ids,
+                "lat": [v[0] for v in vals],
+                "lon": [v[1] for v in vals],
+                "st": [v[2] for v in vals],
+                "g": [v[3] for v in vals],
+                "ts": [v[4] for v in vals],
+                "full": False,
+                "now": self.svc.clock.now(),
+            },
+            to=WALL_ROOM,
+        )

@@ -30,16 +30,28 @@ def worker_json(svc: Services, wid: str, state: WorkerState | None) -> dict:
     w = svc.district.worker(wid)
     grid = svc.district.grid(w.grid)
     now = svc.clock.now()
-    out = {"id": w.id, "name": w.name, "grid": w.grid, "grid_name": grid.name if grid else "",
-           "station": grid.station if grid else "", "street": grid.street if grid else "",
-           "party_member": w.party_member, "phone": w.phone_masked,
-           "status": STATUS_NAMES[status_code(state, now, svc.settings.offline_after_s)],
-           "position": None}
+    out = {
+        "id": w.id,
+        "name": w.name,
+        "grid": w.grid,
+        "grid_name": grid.name if grid else "",
+        "station": grid.station if grid else "",
+        "street": grid.street if grid else "",
+        "party_member": w.party_member,
+        "phone": w.phone_masked,
+        "status": STATUS_NAMES[status_code(state, now, svc.settings.offline_after_s)],
+        "position": None,
+    }
     if state is not None:
-        out["position"] = {"lat": state.lat, "lon": state.lon, "timestamp": state.ts,
-                           "speed": round(state.speed, 2), "grid": state.grid or None,
-                           "inside_own_grid": state.grid == w.grid,
-                           "battery": None if state.battery < 0 else state.battery}
+        out["position"] = {
+            "lat": state.lat,
+            "lon": state.lon,
+            "timestamp": state.ts,
+            "speed": round(state.speed, 2),
+            "grid": state.grid or None,
+            "inside_own_grid": state.grid == w.grid,
+            "battery": None if state.battery < 0 else state.battery,
+        }
     return out
 
 
@@ -61,10 +73,16 @@ def map_snapshot(svc: Services) -> dict:
     """Return the columnar snapshot of every reporting worker for the wall map."""
     states = worker_states(svc)
     ids = list(states)
-    return {"ids": ids, "lat": [round(states[i].lat, 6) for i in ids],
-            "lon": [round(states[i].lon, 6) for i in ids],
-            "st": [states[i].status for i in ids], "g": [states[i].grid for i in ids],
-            "ts": [int(states[i].ts) for i in ids], "full": True, "now": svc.clock.now()}
+    return {
+        "ids": ids,
+        "lat": [round(states[i].lat, 6) for i in ids],
+        "lon": [round(states[i].lon, 6) for i in ids],
+        "st": [states[i].status for i in ids],
+        "g": [states[i].grid for i in ids],
+        "ts": [int(states[i].ts) for i in ids],
+        "full": True,
+        "now": svc.clock.now(),
+    }
 
 
 def track(svc: Services, wid: str, day: str) -> list[tuple[int, float, float]]:
@@ -78,8 +96,17 @@ def track(svc: Services, wid: str, day: str) -> list[tuple[int, float, float]]:
     return read_archived_track(svc.settings.archive_dir, day, wid)
 
 
+def server_time(r: redis.Redis) -> float:
+    """Return the Redis server's clock (stream ids are stamped with it, not with ours)."""
+    sec, usec = r.time()
+    return sec + usec / 1e6
+
+
 def stream_lag(r: redis.Redis, stream: str, group: str, now: float) -> dict:
-    """Return pending entries and the age in seconds of the oldest unprocessed entry."""
+    """Return pending entries and the age in seconds of the oldest unprocessed entry.
+
+    `now` must be the Redis server's time (server_time): entry ids carry it.
+    """
     try:
         groups = {g["name"].decode(): g for g in r.xinfo_groups(stream)}
     except redis.ResponseError:
@@ -110,15 +137,18 @@ def health(svc: Services) -> tuple[dict, bool]:
     except redis.RedisError as exc:
         return {"redis": "down", "error": type(exc).__name__}, False
     out: dict = {"redis": "up", "streams": {}}
+    server_now = server_time(svc.r)
     for name, physical in logical_streams(svc.keys).items():
         group = svc.keys.group(name)
-        lags = [stream_lag(svc.r, s, group, now) for s in physical]
+        lags = [stream_lag(svc.r, s, group, server_now) for s in physical]
         out["streams"][name] = {
             "pending": sum(x["pending"] for x in lags),
             "lag_s": max((x["lag_s"] for x in lags), default=0.0),
             "deadletters": svc.r.xlen(svc.keys.deadletter(name)),
-            "deadletter_reasons": {k.decode(): int(v) for k, v in
-                                   svc.r.hgetall(svc.keys.deadletter_reasons(name)).items()},
+            "deadletter_reasons": {
+                k.decode(): int(v)
+                for k, v in svc.r.hgetall(svc.keys.deadletter_reasons(name)).items()
+            },
         }
     beats = svc.r.hgetall(svc.keys.consumers_heartbeat())
     out["consumers"] = {k.decode(): round(now - float(v), 1) for k, v in beats.items()}
@@ -138,22 +168,27 @@ def gps_kpis(svc: Services, states: dict[str, WorkerState] | None = None) -> dic
     now = svc.clock.now()
     codes = [status_code(s, now, svc.settings.offline_after_s) for s in states.values()]
     lag = health_lag(svc, "gps")
-    return {"online": sum(1 for c in codes if c != OFFLINE),
-            "total": len(svc.district.workers),
-            "patrolling": sum(1 for c in codes if c == 1),
-            "outside": sum(1 for c in codes if c == 3),
-            "fixes_per_s": rate(svc, "gps.accepted"),
-            "lag_s": lag["lag_s"], "deadletters": lag["deadletters"]}
+    return {
+        "online": sum(1 for c in codes if c != OFFLINE),
+        "total": len(svc.district.workers),
+        "patrolling": sum(1 for c in codes if c == 1),
+        "outside": sum(1 for c in codes if c == 3),
+        "fixes_per_s": rate(svc, "gps.accepted"),
+        "lag_s": lag["lag_s"],
+        "deadletters": lag["deadletters"],
+    }
 
 
 def health_lag(svc: Services, name: str) -> dict:
     """Return lag and dead-letter count of one logical stream."""
-    now = svc.clock.now()
+    now = server_time(svc.r)
     group = svc.keys.group(name)
     lags = [stream_lag(svc.r, s, group, now) for s in logical_streams(svc.keys)[name]]
-    return {"lag_s": max((x["lag_s"] for x in lags), default=0.0),
-            "pending": sum(x["pending"] for x in lags),
-            "deadletters": svc.r.xlen(svc.keys.deadletter(name))}
+    return {
+        "lag_s": max((x["lag_s"] for x in lags), default=0.0),
+        "pending": sum(x["pending"] for x in lags),
+        "deadletters": svc.r.xlen(svc.keys.deadletter(name)),
+    }
 
 
 def patrol_trails(svc: Services, max_points: int = 60) -> dict[str, list[list[float]]]:
@@ -161,8 +196,7 @@ def patrol_trails(svc: Services, max_points: int = 60) -> dict[str, list[list[fl
     now = svc.clock.now()
     day = svc.days.day(now)
     states = worker_states(svc)
-    live = [w for w, s in states.items()
-            if status_code(s, now, svc.settings.offline_after_s) == 1]
+    live = [w for w, s in states.items() if status_code(s, now, svc.settings.offline_after_s) == 1]
     pipe = svc.r.pipeline(transaction=False)
     for w in live:
         pipe.get(svc.keys.gps_track(svc.keys.gps_shard(w), day, w))
@@ -178,8 +212,17 @@ def street_status(svc: Services) -> list[dict]:
     """Return per street: name, workers total, online, patrolling, outside."""
     now = svc.clock.now()
     states = worker_states(svc)
-    rows = {s.code: {"code": s.code, "name": s.name, "total": 0, "online": 0, "patrolling": 0,
-                     "outside": 0} for s in svc.district.streets}
+    rows = {
+        s.code: {
+            "code": s.code,
+            "name": s.name,
+            "total": 0,
+            "online": 0,
+            "patrolling": 0,
+            "outside": 0,
+        }
+        for s in svc.district.streets
+    }
     for w in svc.district.workers:
         street = svc.district.grid(w.grid).street
         row = rows[street]
@@ -196,6 +239,7 @@ def rejections(svc: Services) -> dict:
     out = {}
     for name in logical_streams(svc.keys):
         reasons = svc.r.hgetall(svc.keys.deadletter_reasons(name))
-        out[name] = sorted(((k.decode(), int(v)) for k, v in reasons.items()),
-                           key=lambda kv: -kv[1])
+        out[name] = sorted(
+            ((k.decode(), int(v)) for k, v in reasons.items()), key=lambda kv: -kv[1]
+        )
     return out

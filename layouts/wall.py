@@ -7,40 +7,50 @@ import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, html
 from flask import current_app
 
-from dashboard.figures import STATUS_COLORS, boundary_layer, district_bounds, grid_layers
+from dashboard.figures import STATUS_COLORS, boundary_layer, grid_layers, wall_map_groups
 from dashboard.i18n import t
+from layouts._cases import case_kpis, case_legend, case_panels
 from layouts._widgets import header, kpi, legend, panel
 
 dash.register_page(__name__, path="/", title="Gridwall 运行指挥中心", name="wall")
 
 
-def _map(svc) -> dl.Map:
+def _layers(svc) -> list:
     d, s = svc.district, svc.settings
     children = []
     if s.tile_url:
         children.append(dl.TileLayer(url=s.tile_url, opacity=0.35))
     for layer in grid_layers(d):
-        children.append(dl.GeoJSON(data=layer["data"], style=layer["style"],
-                                   id=f"wall-grids-{layer['street']}", zoomToBounds=False))
-    children.append(dl.GeoJSON(data=boundary_layer(d, "station"), id="wall-stations",
+        children.append(dl.GeoJSON(data=layer["data"], style=layer["style"]))
+    children.append(dl.GeoJSON(data=boundary_layer(d, "station"),
                                style={"color": "#5b8bd0", "weight": 2, "fill": False}))
-    children.append(dl.GeoJSON(data=boundary_layer(d, "street"), id="wall-streets",
+    children.append(dl.GeoJSON(data=boundary_layer(d, "street"),
                                style={"color": "#9cc6ff", "weight": 4, "fill": False}))
-    (south, west), (north, east) = district_bounds(d)
-    return dl.Map(id="wall-map", children=children, bounds=[[south, west], [north, east]],
-                  center=[(south + north) / 2, (west + east) / 2], zoom=13,
-                  preferCanvas=True, zoomControl=False, attributionControl=False,
-                  className="gw-map", zoomSnap=0.25)
+    return children
+
+
+def _map(svc, group: dict, lang: str) -> html.Div:
+    (south, west), (north, east) = group["bounds"]
+    title = group["title_en"] if lang == "en" else group["title"]
+    return html.Div(className="gw-map-cell", children=[
+        dl.Map(id=group["id"], children=_layers(svc), bounds=group["bounds"],
+               center=[(south + north) / 2, (west + east) / 2], zoom=13, preferCanvas=True,
+               zoomControl=False, attributionControl=False, className="gw-map", zoomSnap=0.1,
+               boundsOptions={"padding": [24, 24]}),
+        html.Div(title, className="gw-map-title"),
+    ])
 
 
 def layout(**_path_vars) -> html.Div:
     """Return the wall page."""
     svc = current_app.extensions["gridwall"]
     lang = svc.settings.lang
+    groups = wall_map_groups(svc.district)
     cfg = {"offlineAfter": svc.settings.offline_after_s, "lang": lang,
            "colors": STATUS_COLORS}
     return html.Div(className="gw-wall", children=[
         dcc.Store(id="gw-config", data=cfg),
+        html.Div(id="gw-config-ready", hidden=True),
         dcc.Store(id="gw-streets-store"),
         dcc.Store(id="gw-health-store"),
         header("wall_title", lang),
@@ -51,17 +61,24 @@ def layout(**_path_vars) -> html.Div:
             kpi("kpi-fixes", t("fixes_per_s", lang), t("per_s", lang)),
             kpi("kpi-lag", t("lag", lang), t("seconds", lang)),
             kpi("kpi-dead", t("deadletters", lang)),
+            *case_kpis(lang),
         ]),
         html.Main(className="gw-main", children=[
             html.Div(className="gw-map-wrap", children=[
-                _map(svc),
+                html.Div(className=f"gw-maps gw-maps-{len(groups)}",
+                         children=[_map(svc, g, lang) for g in groups]),
                 legend([(t(k, lang), STATUS_COLORS[k])
                         for k in ("patrolling", "idle", "outside", "offline")]),
+                case_legend(lang),
             ]),
             html.Aside(className="gw-side", children=[
-                panel(t("streets", lang), html.Div(id="gw-streets", children=t("no_data", lang))),
-                panel(t("rejections", lang), html.Div(id="gw-rejections",
-                                                      children=t("no_data", lang)), grow=True),
+                *case_panels(lang),
+                html.Div(className="gw-side-pair", children=[
+                    panel(t("streets", lang), html.Div(id="gw-streets",
+                                                       children=t("no_data", lang))),
+                    panel(t("rejections", lang), html.Div(id="gw-rejections",
+                                                          children=t("no_data", lang))),
+                ]),
             ]),
         ]),
     ])

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gen_exchange import write_exchange
+
 SEED = 20190121  # the pilot's start date
 EARTH_R_M = 6371008.8  # mean Earth radius, metres
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "districts" / "dongli"
@@ -366,6 +368,7 @@ WRITERS: list[Callable[[Path, Context], None]] = [
     write_grids,
     write_workers,
     write_departments,
+    write_exchange,
 ]
 
 

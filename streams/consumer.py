@@ -1,4 +1,4 @@
-"""The one consumer loop for every stream: read in a group, handle, ack, claim, dead-letter, stop."""
+"""The one consumer loop for every stream: read in a group, handle, ack, claim, dead-letter."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import redis
 
@@ -128,8 +129,13 @@ class Consumer:
         total = 0
         single = len(streams) == 1
         for stream in streams:
-            resp = self.r.xreadgroup(self.group, self.name, {stream: ">"}, count=self.batch,
-                                     block=block_ms if single and block_ms else None)
+            resp = self.r.xreadgroup(
+                self.group,
+                self.name,
+                {stream: ">"},
+                count=self.batch,
+                block=block_ms if single and block_ms else None,
+            )
             for _name, entries in resp or []:
                 total += self.process(stream, entries)
         if total == 0 and not single and block_ms:
@@ -161,7 +167,9 @@ class Consumer:
                 try:
                     failures.extend(self.handler.handle([entry]))
                 except Exception as one:  # noqa: BLE001
-                    failures.append(Failure(entry[0], f"handler error: {type(one).__name__}: {one}"))
+                    failures.append(
+                        Failure(entry[0], f"handler error: {type(one).__name__}: {one}")
+                    )
         by_id = {e[0]: e[1] for e in entries}
         pipe = self.r.pipeline(transaction=False)
         for f in failures:
@@ -179,8 +187,14 @@ class Consumer:
         for stream in self.handler.streams():
             start = "0-0"
             while True:
-                resp = self.r.xautoclaim(stream, self.group, self.name, self.claim_idle_ms,
-                                         start_id=start, count=self.batch)
+                resp = self.r.xautoclaim(
+                    stream,
+                    self.group,
+                    self.name,
+                    self.claim_idle_ms,
+                    start_id=start,
+                    count=self.batch,
+                )
                 start, entries = resp[0], resp[1]
                 if entries:
                     claimed += self.process(stream, entries)
@@ -196,18 +210,30 @@ class Consumer:
             if not entries or self.process(stream, entries) == 0:
                 return
 
-    def _deadletter(self, pipe: redis.client.Pipeline, stream: str, f: Failure,
-                    fields: dict[bytes, bytes]) -> None:
-        raw = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
-               for k, v in fields.items()}
+    def _deadletter(
+        self, pipe: redis.client.Pipeline, stream: str, f: Failure, fields: dict[bytes, bytes]
+    ) -> None:
+        raw = {
+            k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in fields.items()
+        }
         name = self.handler.name
-        pipe.xadd(self.keys.deadletter(name),
-                  {"stream": stream, "id": f.entry_id, "reason": f.reason[:500],
-                   "fields": json.dumps(raw, ensure_ascii=False)[:20000],
-                   "at": f"{self.clock.now():.3f}"},
-                  maxlen=self.deadletter_maxlen, approximate=True)
+        pipe.xadd(
+            self.keys.deadletter(name),
+            {
+                "stream": stream,
+                "id": f.entry_id,
+                "reason": f.reason[:500],
+                "fields": json.dumps(raw, ensure_ascii=False)[:20000],
+                "at": f"{self.clock.now():.3f}",
+            },
+            maxlen=self.deadletter_maxlen,
+            approximate=True,
+        )
         pipe.hincrby(self.keys.deadletter_reasons(name), f.reason.split(":", 1)[0][:80], 1)
 
     def _heartbeat(self) -> None:
-        self.r.hset(self.keys.consumers_heartbeat(), f"{self.handler.name}/{self.name}",
-                    f"{self.clock.now():.0f}")
+        self.r.hset(
+            self.keys.consumers_heartbeat(),
+            f"{self.handler.name}/{self.name}",
+            f"{self.clock.now():.0f}",
+        )

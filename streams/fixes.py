@@ -1,10 +1,11 @@
-"""Parse GPS fixes at the edge: OsmAnd query/form, Traccar Client JSON, batch JSON and stream fields."""
+"""Parse GPS fixes at the edge: OsmAnd query/form, Traccar JSON, batch JSON, stream fields."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from dashboard.models import Fix
 
@@ -35,8 +36,10 @@ def parse_timestamp(raw: Any) -> float:
     """Return Unix seconds from Unix seconds/milliseconds or an ISO 8601 string."""
     if raw is None or raw == "":
         raise InvalidInput("missing timestamp")
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool) or (
-        isinstance(raw, str) and raw.strip().lstrip("-").replace(".", "", 1).isdigit()
+    if (
+        isinstance(raw, (int, float))
+        and not isinstance(raw, bool)
+        or (isinstance(raw, str) and raw.strip().lstrip("-").replace(".", "", 1).isdigit())
     ):
         value = _num(raw, "timestamp", True)
         return value / 1000.0 if value > 1e11 else value  # Traccar sends ms from some apps
@@ -48,7 +51,7 @@ def parse_timestamp(raw: Any) -> float:
     except ValueError:
         raise InvalidInput(f"timestamp is not ISO 8601: {raw[:40]!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -61,8 +64,17 @@ def _worker(raw: Any) -> str:
     return wid
 
 
-def make_fix(worker: Any, ts: Any, lat: Any, lon: Any, speed: Any = None, bearing: Any = None,
-             altitude: Any = None, accuracy: Any = None, battery: Any = None) -> Fix:
+def make_fix(
+    worker: Any,
+    ts: Any,
+    lat: Any,
+    lon: Any,
+    speed: Any = None,
+    bearing: Any = None,
+    altitude: Any = None,
+    accuracy: Any = None,
+    battery: Any = None,
+) -> Fix:
     """Validate raw values and return a Fix; raise InvalidInput with the reason otherwise."""
     la = _num(lat, "lat", True)
     lo = _num(lon, "lon", True)
@@ -74,9 +86,17 @@ def make_fix(worker: Any, ts: Any, lat: Any, lon: Any, speed: Any = None, bearin
     spd = _num(speed, "speed")
     if spd is not None and spd < 0:
         spd = None
-    return Fix(worker=_worker(worker), ts=parse_timestamp(ts), lat=la, lon=lo, speed=spd,
-               bearing=_num(bearing, "bearing"), altitude=_num(altitude, "altitude"),
-               accuracy=_num(accuracy, "accuracy"), battery=batt)
+    return Fix(
+        worker=_worker(worker),
+        ts=parse_timestamp(ts),
+        lat=la,
+        lon=lo,
+        speed=spd,
+        bearing=_num(bearing, "bearing"),
+        altitude=_num(altitude, "altitude"),
+        accuracy=_num(accuracy, "accuracy"),
+        battery=batt,
+    )
 
 
 def parse_osmand(params: Mapping[str, Any]) -> Fix:
@@ -85,10 +105,13 @@ def parse_osmand(params: Mapping[str, Any]) -> Fix:
     return make_fix(
         params.get("id") or params.get("deviceid"),
         params.get("timestamp") or params.get("time"),
-        params.get("lat"), params.get("lon"),
+        params.get("lat"),
+        params.get("lon"),
         speed * KNOTS_TO_MPS if speed is not None else None,
-        params.get("bearing") or params.get("heading"), params.get("altitude"),
-        params.get("accuracy") or params.get("hdop"), params.get("batt"),
+        params.get("bearing") or params.get("heading"),
+        params.get("altitude"),
+        params.get("accuracy") or params.get("hdop"),
+        params.get("batt"),
     )
 
 
@@ -102,22 +125,43 @@ def parse_traccar_json(body: Any) -> Fix:
     c = loc["coords"]
     batt = loc.get("battery") if isinstance(loc.get("battery"), dict) else {}
     level = _num(batt.get("level"), "battery.level")  # a fraction 0–1 in Traccar Client JSON
-    return make_fix(body.get("device_id"), loc.get("timestamp"), c.get("latitude"),
-                    c.get("longitude"), c.get("speed"), c.get("heading"), c.get("altitude"),
-                    c.get("accuracy"), None if level is None else level * 100.0)
+    return make_fix(
+        body.get("device_id"),
+        loc.get("timestamp"),
+        c.get("latitude"),
+        c.get("longitude"),
+        c.get("speed"),
+        c.get("heading"),
+        c.get("altitude"),
+        c.get("accuracy"),
+        None if level is None else level * 100.0,
+    )
 
 
 def parse_position(item: Any) -> Fix:
     """Return the Fix of one item of the batch API: {id, timestamp, lat, lon, speed m/s, ...}."""
     if not isinstance(item, dict):
         raise InvalidInput("position must be an object")
-    return make_fix(item.get("id") or item.get("device_id"), item.get("timestamp"),
-                    item.get("lat"), item.get("lon"), item.get("speed"), item.get("bearing"),
-                    item.get("altitude"), item.get("accuracy"), item.get("batt"))
+    return make_fix(
+        item.get("id") or item.get("device_id"),
+        item.get("timestamp"),
+        item.get("lat"),
+        item.get("lon"),
+        item.get("speed"),
+        item.get("bearing"),
+        item.get("altitude"),
+        item.get("accuracy"),
+        item.get("batt"),
+    )
 
 
-_FIELDS = (("s", "speed"), ("b", "bearing"), ("a", "altitude"), ("c", "accuracy"),
-           ("bt", "battery"))
+_FIELDS = (
+    ("s", "speed"),
+    ("b", "bearing"),
+    ("a", "altitude"),
+    ("c", "accuracy"),
+    ("bt", "battery"),
+)
 
 
 def fix_to_fields(fix: Fix) -> dict[str, str]:
@@ -130,14 +174,58 @@ def fix_to_fields(fix: Fix) -> dict[str, str]:
     return out
 
 
+def _opt(fields: Mapping[bytes, bytes], key: bytes) -> float | None:
+    raw = fields.get(key)
+    if raw is None:
+        return None
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(key)
+    return value
+
+
 def fix_from_fields(fields: Mapping[bytes, bytes]) -> Fix:
     """Return the Fix of a gps stream entry; raise InvalidInput for a malformed one."""
+    try:  # fast path for well-formed entries; the slow path below names what is wrong
+        wid = fields[b"w"].decode()
+        ts, lat, lon = float(fields[b"t"]), float(fields[b"la"]), float(fields[b"lo"])
+        if (
+            0 < len(wid) <= 64
+            and wid.isprintable()
+            and -90.0 <= lat <= 90.0
+            and -180.0 <= lon <= 180.0
+            and (lat or lon)
+            and math.isfinite(ts)
+        ):
+            spd = _opt(fields, b"s")
+            return Fix(
+                wid,
+                ts / 1000.0 if ts > 1e11 else ts,
+                lat,
+                lon,
+                None if spd is None or spd < 0 else spd,
+                _opt(fields, b"b"),
+                _opt(fields, b"a"),
+                _opt(fields, b"c"),
+                _opt(fields, b"bt"),
+            )
+    except (KeyError, ValueError, UnicodeDecodeError, TypeError):
+        pass
     try:
         get = {k.decode(): v.decode() for k, v in fields.items()}
     except UnicodeDecodeError:
         raise InvalidInput("malformed: entry is not UTF-8") from None
     try:
-        return make_fix(get.get("w"), get.get("t"), get.get("la"), get.get("lo"),
-                        get.get("s"), get.get("b"), get.get("a"), get.get("c"), get.get("bt"))
+        return make_fix(
+            get.get("w"),
+            get.get("t"),
+            get.get("la"),
+            get.get("lo"),
+            get.get("s"),
+            get.get("b"),
+            get.get("a"),
+            get.get("c"),
+            get.get("bt"),
+        )
     except InvalidInput as exc:
         raise InvalidInput(f"malformed: {exc}") from None

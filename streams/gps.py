@@ -17,12 +17,12 @@ import redis
 
 from dashboard.clock import Clock, Days
 from dashboard.config import Settings
-from dashboard.geo import Locator, haversine_m
+from dashboard.geo import Locator
 from dashboard.keys import Keys
 from dashboard.models import District, Fix
 from streams.consumer import Entry, Failure
 from streams.fixes import InvalidInput, fix_from_fields
-from streams.gps_state import (IDLE, OUTSIDE, PATROLLING, WorkerState, entry_key, pack_point)
+from streams.gps_state import IDLE, OUTSIDE, PATROLLING, WorkerState, entry_key, pack_point
 
 # Apply a batch of worker updates only where the stored state is still what we read
 # (optimistic concurrency between consumers); return the workers that conflicted.
@@ -71,8 +71,15 @@ class GpsHandler:
 
     name = "gps"
 
-    def __init__(self, r: redis.Redis, keys: Keys, settings: Settings, district: District,
-                 locator: Locator, clock: Clock) -> None:
+    def __init__(
+        self,
+        r: redis.Redis,
+        keys: Keys,
+        settings: Settings,
+        district: District,
+        locator: Locator,
+        clock: Clock,
+    ) -> None:
         self.r, self.keys, self.s = r, keys, settings
         self.district, self.locator, self.clock = district, locator, clock
         self.days = Days(settings.tz)
@@ -114,8 +121,9 @@ class GpsHandler:
                 fixes.append((eid.decode() if isinstance(eid, bytes) else eid, fix))
         return failures, fixes
 
-    def _apply_batch(self, fixes: list[tuple[str, Fix]]
-                     ) -> tuple[list[tuple[str, Failure]], set[str]]:
+    def _apply_batch(
+        self, fixes: list[tuple[str, Fix]]
+    ) -> tuple[list[tuple[str, Failure]], set[str]]:
         if not fixes:
             return [], set()
         lons = np.fromiter((f.lon for _, f in fixes), float, len(fixes))
@@ -125,8 +133,9 @@ class GpsHandler:
         workers = {f.worker for _, f in fixes}
         for shard, names in self._by_shard(workers).items():
             raw = self.r.hmget(self.keys.gps_last(shard), names)
-            by_shard[shard] = {w: _Pending(WorkerState.unpack(v) if v else None)
-                               for w, v in zip(names, raw)}
+            by_shard[shard] = {
+                w: _Pending(WorkerState.unpack(v) if v else None) for w, v in zip(names, raw)
+            }
         failures: list[tuple[str, Failure]] = []
         for (eid, fix), gi in zip(fixes, where):
             pend = by_shard[self.keys.gps_shard(fix.worker)][fix.worker]
@@ -143,7 +152,8 @@ class GpsHandler:
                     accepted += p.accepted
                     if p.accepted:
                         delta.append((w, p.state))
-        self._publish(delta, accepted, len(failures))
+        oldest = min(entry_key(eid)[0] for eid, _ in fixes) / 1000.0
+        self._publish(delta, accepted, len(failures), oldest)
         return failures, conflicts
 
     def _step(self, pend: _Pending, eid: str, fix: Fix, grid: str) -> str | None:
@@ -162,24 +172,43 @@ class GpsHandler:
             return f"impossible jump: {dist:.0f} m in {fix.ts - prev.ts:.0f} s"
         return self._accept(pend, eid, fix, grid, prev)
 
-    def _accept(self, pend: _Pending, eid: str, fix: Fix, grid: str,
-                prev: WorkerState | None) -> None:
+    def _accept(
+        self, pend: _Pending, eid: str, fix: Fix, grid: str, prev: WorkerState | None
+    ) -> None:
         speed = fix.speed
         if speed is None:
-            speed = 0.0 if prev is None else (
-                haversine_m(prev.lat, prev.lon, fix.lat, fix.lon) / max(fix.ts - prev.ts, 1e-3))
+            speed = (
+                0.0
+                if prev is None
+                else (
+                    haversine_m(prev.lat, prev.lon, fix.lat, fix.lon) / max(fix.ts - prev.ts, 1e-3)
+                )
+            )
         own = self.district.worker(fix.worker).grid
         status = OUTSIDE if grid != own else PATROLLING if speed > self.s.moving_mps else IDLE
         day = self.days.day(fix.ts)
         t_ts, t_lat, t_lon = (prev.track_ts, prev.track_lat, prev.track_lon) if prev else (0, 0, 0)
         new_day = prev is None or self.days.day(prev.track_ts) != day
-        if new_day or fix.ts - t_ts >= self.s.gps_thin_s or (
-            haversine_m(t_lat, t_lon, fix.lat, fix.lon) >= self.s.gps_thin_m
+        if (
+            new_day
+            or fix.ts - t_ts >= self.s.gps_thin_s
+            or (haversine_m(t_lat, t_lon, fix.lat, fix.lon) >= self.s.gps_thin_m)
         ):
             pend.points[day] += pack_point(fix.ts, fix.lat, fix.lon)
             t_ts, t_lat, t_lon = fix.ts, fix.lat, fix.lon
-        pend.state = WorkerState(eid, fix.ts, fix.lat, fix.lon, grid, status, speed,
-                                 -1.0 if fix.battery is None else fix.battery, t_ts, t_lat, t_lon)
+        pend.state = WorkerState(
+            eid,
+            fix.ts,
+            fix.lat,
+            fix.lon,
+            grid,
+            status,
+            speed,
+            -1.0 if fix.battery is None else fix.battery,
+            t_ts,
+            t_lat,
+            t_lon,
+        )
         pend.accepted += 1
         return None
 
@@ -207,7 +236,13 @@ class GpsHandler:
         conflicts = self._apply(keys=keys, args=argv)
         return {c.decode() if isinstance(c, bytes) else c for c in conflicts}
 
-    def _publish(self, delta: list[tuple[str, WorkerState]], accepted: int, rejected: int) -> None:
+    def _publish(
+        self,
+        delta: list[tuple[str, WorkerState]],
+        accepted: int,
+        rejected: int,
+        oldest_entry_s: float,
+    ) -> None:
         now = int(self.clock.now())
         pipe = self.r.pipeline(transaction=False)
         if accepted:
@@ -218,15 +253,27 @@ class GpsHandler:
         if rejected:
             pipe.incrby(self.keys.counter("gps.rejected"), rejected)
         if delta:
-            msg = {"ids": [w for w, _ in delta],
-                   "lat": [round(s.lat, 6) for _, s in delta],
-                   "lon": [round(s.lon, 6) for _, s in delta],
-                   "st": [s.status for _, s in delta],
-                   "g": [s.grid for _, s in delta],
-                   "ts": [math.floor(s.ts) for _, s in delta],
-                   "sent": self.clock.now()}
+            msg = {
+                "ids": [w for w, _ in delta],
+                "lat": [round(s.lat, 6) for _, s in delta],
+                "lon": [round(s.lon, 6) for _, s in delta],
+                "st": [s.status for _, s in delta],
+                "g": [s.grid for _, s in delta],
+                "ts": [math.floor(s.ts) for _, s in delta],
+                "t0": oldest_entry_s,
+            }  # server time of the oldest entry: lag probes
             pipe.publish(self.keys.channel("gps"), orjson.dumps(msg))
         pipe.execute()
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the great-circle distance in metres between two points (scalar, fast path)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 12_742_017.6 * math.asin(math.sqrt(a))
 
 
 def _seen(prev: WorkerState, eid: str) -> WorkerState:

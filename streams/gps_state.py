@@ -29,16 +29,29 @@ class WorkerState:
 
     def pack(self) -> str:
         """Return the compact hash value of this state."""
-        return (f"{self.entry_id}|{self.ts:.3f}|{self.lat:.6f}|{self.lon:.6f}|{self.grid}|"
-                f"{self.status}|{self.speed:.2f}|{self.battery:.0f}|{self.track_ts:.0f}|"
-                f"{self.track_lat:.6f}|{self.track_lon:.6f}")
+        return (
+            f"{self.entry_id}|{self.ts:.3f}|{self.lat:.6f}|{self.lon:.6f}|{self.grid}|"
+            f"{self.status}|{self.speed:.2f}|{self.battery:.0f}|{self.track_ts:.0f}|"
+            f"{self.track_lat:.6f}|{self.track_lon:.6f}"
+        )
 
     @classmethod
     def unpack(cls, raw: bytes | str) -> WorkerState:
         """Return the state stored in a hash value."""
         p = (raw.decode() if isinstance(raw, bytes) else raw).split("|")
-        return cls(p[0], float(p[1]), float(p[2]), float(p[3]), p[4], int(p[5]), float(p[6]),
-                   float(p[7]), float(p[8]), float(p[9]), float(p[10]))
+        return cls(
+            p[0],
+            float(p[1]),
+            float(p[2]),
+            float(p[3]),
+            p[4],
+            int(p[5]),
+            float(p[6]),
+            float(p[7]),
+            float(p[8]),
+            float(p[9]),
+            float(p[10]),
+        )
 
 
 def entry_key(entry_id: str) -> tuple[int, int]:

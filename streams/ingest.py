@@ -7,8 +7,13 @@ from flask import Blueprint, current_app, jsonify, request
 
 from dashboard.models import Fix
 from dashboard.services import Services
-from streams.fixes import (InvalidInput, fix_to_fields, parse_osmand, parse_position,
-                           parse_traccar_json)
+from streams.fixes import (
+    InvalidInput,
+    fix_to_fields,
+    parse_osmand,
+    parse_position,
+    parse_traccar_json,
+)
 
 MAX_BATCH = 5000  # positions in one POST /api/v1/positions
 

@@ -8,8 +8,13 @@ from streams.consumer import Handler
 
 def handlers(svc: Services) -> dict[str, Handler]:
     """Return a fresh handler for every logical stream."""
+    from dashboard.exchange_queries import registry
+    from streams.calls import CallsHandler
+    from streams.cases import CaseHandler
     from streams.gps import GpsHandler
 
     return {
         "gps": GpsHandler(svc.r, svc.keys, svc.settings, svc.district, svc.locator, svc.clock),
+        "events": CaseHandler(svc),
+        "calls": CallsHandler(svc.r, svc.keys, svc.settings, registry(svc), svc.clock),
     }

@@ -27,8 +27,15 @@ def run_web(settings: Settings) -> int:
 
     app, socketio = create_app(settings)
     log.info("wall on http://%s:%s/", settings.host, settings.port)
-    socketio.run(app.server, host=settings.host, port=settings.port, debug=False,
-                 use_reloader=False, log_output=False, allow_unsafe_werkzeug=True)
+    socketio.run(
+        app.server,
+        host=settings.host,
+        port=settings.port,
+        debug=False,
+        use_reloader=False,
+        log_output=False,
+        allow_unsafe_werkzeug=True,
+    )
     return 0
 
 
@@ -50,13 +57,25 @@ def run_consumers(settings: Settings, names: list[str], name: str | None = None)
         return 2
     threads = []
     for n in chosen:
-        c = Consumer(svc.r, svc.keys, available[n], name=name or consumer_name(),
-                     batch=settings.consumer_batch, block_ms=settings.consumer_block_ms,
-                     claim_idle_ms=settings.claim_idle_ms,
-                     deadletter_maxlen=settings.deadletter_maxlen, clock=svc.clock, stop=stop)
+        c = Consumer(
+            svc.r,
+            svc.keys,
+            available[n],
+            name=name or consumer_name(),
+            batch=settings.consumer_batch,
+            block_ms=settings.consumer_block_ms,
+            claim_idle_ms=settings.claim_idle_ms,
+            deadletter_maxlen=settings.deadletter_maxlen,
+            clock=svc.clock,
+            stop=stop,
+        )
         t = threading.Thread(target=c.run, name=f"consume-{n}", daemon=True)
         t.start()
         threads.append(t)
+    if "events" in chosen:  # the reminder engine runs beside the dispatch consumer
+        from dashboard.reminders import start_thread
+
+        threads.append(start_thread(svc, stop))
     maint = Maintenance(svc)
     while not stop.wait(10.0):
         try:
@@ -84,6 +103,18 @@ def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "app.py"), *args], env=env)
 
 
+def _wait_http(url: str, timeout_s: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
 def run_all(settings: Settings) -> int:
     """Start embedded Redis (unless REDIS_URL), consumers, simulator and the web app."""
     from dashboard.redis_server import EmbeddedRedis
@@ -93,23 +124,25 @@ def run_all(settings: Settings) -> int:
     if not settings.redis_url and not settings.redis_cluster_nodes:
         redis_proc = EmbeddedRedis(Path(settings.redis_dir), unix=True)
         env["REDIS_URL"] = redis_proc.start()
-        log.info("embedded redis-server at %s (AOF on, data in %s)", env["REDIS_URL"],
-                 settings.redis_dir)
+        log.info(
+            "embedded redis-server at %s (AOF on, data in %s)", env["REDIS_URL"], settings.redis_dir
+        )
     env["CLOCK_START"] = str(settings.clock_start or time.time())
     env["SIM_SPEED"] = str(settings.sim_speed)
     env["PORT"] = str(settings.port)
     if settings.sim_workers:
         env["SIM_WORKERS"] = str(settings.sim_workers)
     env["DISTRICT"] = settings.district
-    children = [_child(["consume", "all"], env)]
+    children = [_child(["consume", "all"], env), _child(["web"], env)]
     if settings.simulate:
+        _wait_http(f"http://{settings.host}:{settings.port}/api/v1/health", 30.0)
         children.append(_child(["simulate"], env))
-    web = _child(["web"], env)
-    children.append(web)
     stop = threading.Event()
     _stop_on_signals(stop)
-    print(f"Gridwall wall: http://{settings.host}:{settings.port}/  (Ctrl-C stops everything)",
-          flush=True)
+    print(
+        f"Gridwall wall: http://{settings.host}:{settings.port}/  (Ctrl-C stops everything)",
+        flush=True,
+    )
     while not stop.wait(0.5):
         if any(c.poll() is not None for c in children):
             log.error("a child process exited; stopping")

@@ -47,6 +47,7 @@ MARGIN_M = 15.0  # walking stays this far inside the grid, > NOISE_MAX_M, m
 BAD_FIX_RATE = 1 / 2000  # fixes replaced by a jump of km or by 0,0
 STRAY_RATE = 1 / 50  # patrols that briefly step just outside the grid
 STRAY_M = (20.0, 50.0)  # how far outside a stray goes, m
+BATTERY_PER_H = 6.0  # percent of battery a phone uses per hour on duty
 M_PER_DEG = EARTH_RADIUS_M * math.pi / 180
 PATROL, IDLE, OFF = "patrol", "idle", "offline"
 
@@ -137,6 +138,7 @@ class Walker:
     inner: object  # area shrunk by MARGIN_M: waypoints and legs stay inside it
     lon0: float
     lat0: float
+    kx: float  # metres per degree of longitude here
     rng: random.Random
     mode: str = OFF
     until: float = 0.0
@@ -159,14 +161,16 @@ class Walker:
 
     def pos(self, t: float) -> tuple[float, float]:
         """Return the true position at t in local metres."""
-        if self.t1 == math.inf or t >= self.t1:
-            return (self.x1, self.y1) if self.t1 != math.inf else (self.x0, self.y0)
+        if self.t1 == math.inf:
+            return self.x0, self.y0
+        if t >= self.t1:
+            return self.x1, self.y1
         f = (t - self.t0) / (self.t1 - self.t0)
         return self.x0 + f * (self.x1 - self.x0), self.y0 + f * (self.y1 - self.y0)
 
     def lonlat(self, x: float, y: float) -> tuple[float, float]:
         """Return lon, lat of local metres."""
-        return self.lon0 + x / (M_PER_DEG * math.cos(math.radians(self.lat0))), self.lat0 + y / M_PER_DEG
+        return self.lon0 + x / self.kx, self.lat0 + y / M_PER_DEG
 
 
 def _walker(wid: str, polygon: object, rng: random.Random) -> Walker:
@@ -174,11 +178,9 @@ def _walker(wid: str, polygon: object, rng: random.Random) -> Walker:
     c = polygon.centroid
     kx = M_PER_DEG * math.cos(math.radians(c.y))
     area = shapely.transform(polygon, lambda xy: (xy - (c.x, c.y)) * (kx, M_PER_DEG))
-    inner = area.buffer(-MARGIN_M)
-    if inner.is_empty:  # a grid too thin for the margin: stand at its most inner point
-        inner = area.buffer(-min(MARGIN_M, NOISE_MAX_M + 1))
+    inner = area.buffer(-MARGIN_M) or area.buffer(-1.0)  # (a grid too thin for the margin)
     shapely.prepare(inner)
-    w = Walker(wid, area, inner, c.x, c.y, rng)
+    w = Walker(wid, area, inner, c.x, c.y, kx, rng)
     w.x0, w.y0 = _random_point(w)
     w.anchor = (w.x0, w.y0)
     w.battery = rng.uniform(50, 100)
@@ -187,12 +189,12 @@ def _walker(wid: str, polygon: object, rng: random.Random) -> Walker:
 
 def _random_point(w: Walker) -> tuple[float, float]:
     """Return a random point of the walker's inner area (rejection sampling in its bbox)."""
-    minx, miny, maxx, maxy = w.inner.bounds if not w.inner.is_empty else w.area.bounds
+    minx, miny, maxx, maxy = w.inner.bounds
     for _ in range(100):
         x, y = w.rng.uniform(minx, maxx), w.rng.uniform(miny, maxy)
         if w.inner.contains(Point(x, y)):
             return x, y
-    p = (w.inner if not w.inner.is_empty else w.area).representative_point()
+    p = w.inner.representative_point()
     return p.x, p.y
 
 
@@ -234,7 +236,6 @@ class GpsWalkers:
         self.anomalies = {}
         for w in self.walkers:
             if not self.started:
-                w.t0 = now
                 self._enter(w, now, *self.schedule.first(w.rng, w.wid, now))
             self._advance(w, now, fixes)
         self.started = True
@@ -267,11 +268,12 @@ class GpsWalkers:
             return
         if w.next_fix == math.inf:  # phone switched on: charged, first fix within seconds
             w.next_fix, w.battery = t + w.rng.uniform(0, WALK_FIX_S), max(w.battery, 90.0)
+        elif mode == PATROL:  # walking: report every 5 s from now on
+            w.next_fix = min(w.next_fix, max(w.last_fix + WALK_FIX_S, t))
         if mode == PATROL:
             w.speed = w.rng.uniform(*WALK_MPS)
             w.stray_at = (t + w.rng.uniform(0.2, 0.8) * (until - t)
                           if w.rng.random() < self.stray_rate else math.inf)
-            w.next_fix = min(w.next_fix, max(w.last_fix + WALK_FIX_S, t))
             self._leg(w, t, _waypoint(w, (w.x0, w.y0)))
 
     def _arrive(self, w: Walker, t: float) -> None:
@@ -293,17 +295,19 @@ class GpsWalkers:
     def _fix(self, w: Walker, t: float) -> Fix:
         x, y = w.pos(t)
         nx, ny = _drift(w, t)
-        w.battery = w.battery - 6.0 * (t - w.last_fix) / 3600 if w.last_fix > 0 else w.battery
-        w.battery = 100.0 if w.battery < 15 else w.battery
-        w.last_fix, w.next_fix = t, t + (WALK_FIX_S if w.mode == PATROL else IDLE_FIX_S)
+        interval = WALK_FIX_S if w.mode == PATROL else IDLE_FIX_S
+        w.battery -= BATTERY_PER_H * interval / 3600
+        w.battery = 100.0 if w.battery < 15 else w.battery  # recharged
+        w.last_fix, w.next_fix = t, t + interval
         moving = w.mode == PATROL and w.t0 <= t < w.t1 and (w.x0, w.y0) != (w.x1, w.y1)
         lon, lat = w.lonlat(x + nx, y + ny)
+        ts = round(t, 3)
         if w.rng.random() < self.bad_fix_rate:
-            self.anomalies[(w.wid, t)] = "bad"
+            self.anomalies[(w.wid, ts)] = "bad"
             lon, lat = _bad_position(w.rng, lon, lat)
         elif w.straying:
-            self.anomalies[(w.wid, t)] = "stray"
-        return Fix(w.wid, round(t, 3), round(lat, 7), round(lon, 7),
+            self.anomalies[(w.wid, ts)] = "stray"
+        return Fix(w.wid, ts, round(lat, 7), round(lon, 7),
                    speed=round(w.speed, 2) if moving else 0.0,
                    accuracy=round(NOISE_SIGMA_M + math.hypot(nx, ny) / 2, 1),
                    battery=round(w.battery))

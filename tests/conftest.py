@@ -17,7 +17,7 @@ from dashboard.redis_server import EmbeddedRedis, free_port
 from dashboard.services import build_services
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-START = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC, a Thursday: 04:26 in Tianjin
+START = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC: Friday 29 May, 04:26 in Tianjin
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +54,14 @@ def clock():
 @pytest.fixture
 def settings(redis_server, tmp_path):
     """Return test settings: the test server, a temporary data folder, quick timeouts."""
-    return load_settings({}, redis_url=redis_server.url, data_dir=str(tmp_path / "var"),
-                         consumer_block_ms=50, push_interval_s=0.2, claim_idle_ms=1000)
+    return load_settings(
+        {},
+        redis_url=redis_server.url,
+        data_dir=str(tmp_path / "var"),
+        consumer_block_ms=50,
+        push_interval_s=0.2,
+        claim_idle_ms=1000,
+    )
 
 
 @pytest.fixture
@@ -71,8 +77,16 @@ def gps_consumer(svc):
     from streams.gps import GpsHandler
 
     handler = GpsHandler(svc.r, svc.keys, svc.settings, svc.district, svc.locator, svc.clock)
-    return Consumer(svc.r, svc.keys, handler, name="test-1", batch=500, block_ms=50,
-                    claim_idle_ms=1000, clock=svc.clock)
+    return Consumer(
+        svc.r,
+        svc.keys,
+        handler,
+        name="test-1",
+        batch=500,
+        block_ms=50,
+        claim_idle_ms=1000,
+        clock=svc.clock,
+    )
 
 
 class LiveApp:
@@ -95,8 +109,17 @@ class LiveApp:
             from streams.registry import handlers
 
             for h in handlers(svc).values():
-                c = Consumer(svc.r, svc.keys, h, name=f"live-{h.name}", batch=500, block_ms=50,
-                             claim_idle_ms=1000, clock=svc.clock, stop=self.stop)
+                c = Consumer(
+                    svc.r,
+                    svc.keys,
+                    h,
+                    name=f"live-{h.name}",
+                    batch=500,
+                    block_ms=50,
+                    claim_idle_ms=1000,
+                    clock=svc.clock,
+                    stop=self.stop,
+                )
                 self.threads.append(threading.Thread(target=c.run, daemon=True))
         for t in self.threads:
             t.start()
@@ -135,9 +158,18 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from types import SimpleNamespace
-
 import pyarrow.parquet as pq
 import pytest
 import redis
 
-from dashboard.clock import Days
-from dashboard.config import Settings
 from dashboard.keys import Keys
 from streams import archive
 from streams.archive import (
@@ -25,18 +20,6 @@ from streams.gps_state import pack_point, unpack_track
 
 NOW = 1_780_000_000  # Unix s
 GROUP = "t-gps"
-
-
-@pytest.fixture
-def redis_client(tmp_path: Path):
-    """Return a client of a fresh real redis-server (temporary until tests/conftest.py lands)."""
-    from dashboard.redis_server import EmbeddedRedis
-
-    server = EmbeddedRedis(tmp_path / "redis")
-    client = redis.Redis.from_url(server.start())
-    yield client
-    client.close()
-    server.stop(kill=True)
 
 
 @pytest.fixture
@@ -210,17 +193,13 @@ def test_read_archived_track_is_empty_for_unknown_days_workers_and_bad_day_strin
     assert read_archived_track(tmp_path, "../../etc", "W1") == []
 
 
-def test_maintenance_trims_and_archives_in_one_round(redis_client, keys, tmp_path):
-    settings = Settings(data_dir=str(tmp_path), key_prefix="t", gps_shards=2,
-                        gps_stream_retention_s=900, track_days_in_redis=2)
-    days = Days(settings.tz)
-    stream = keys.gps_stream(0)
-    add(redis_client, stream, NOW - 5000)
-    redis_client.xgroup_create(stream, keys.group("gps"), id="$")
-    old_day = days.day(NOW - 3 * 86400)
-    put_track(redis_client, keys, "W1", old_day, points(NOW - 3 * 86400))
-
-    svc = SimpleNamespace(r=redis_client, keys=keys, settings=settings, days=days)
-    done = Maintenance(svc).run_once(NOW)
-    assert done == {"trimmed": 1, "archived": [old_day]}
-    assert read_archived_track(settings.archive_dir, old_day, "W1") == points(NOW - 3 * 86400)
+def test_maintenance_trims_and_archives_in_one_round(svc, redis_client):
+    now = svc.clock.now()
+    stream = svc.keys.gps_stream(0)
+    add(redis_client, stream, redis_client.time()[0] - 5000)  # ids carry Redis server time
+    redis_client.xgroup_create(stream, svc.keys.group("gps"), id="$")
+    old_day = svc.days.day(now - 3 * 86400)
+    put_track(redis_client, svc.keys, "W0001", old_day, points(int(now) - 3 * 86400))
+    assert Maintenance(svc).run_once(now) == {"trimmed": 1, "archived": [old_day]}
+    assert read_archived_track(svc.settings.archive_dir, old_day, "W0001") == points(
+        int(now) - 3 * 86400)

@@ -55,8 +55,10 @@ def test_a_poison_entry_is_dead_lettered_and_the_rest_of_its_batch_is_handled(sv
     assert h.seen.count("a") >= 1 and "c" in h.seen
     dl = svc.r.xrange(svc.keys.deadletter("demo"))
     reasons = {e[1][b"id"]: e[1][b"reason"].decode() for e in dl}
-    assert reasons == {ids[1]: "handler error: RuntimeError: handler bug",
-                       ids[3]: "malformed: bad body"}
+    assert reasons == {
+        ids[1]: "handler error: RuntimeError: handler bug",
+        ids[3]: "malformed: bad body",
+    }
     assert json.loads(dl[0][1][b"fields"]) == {"body": "boom"}
     assert svc.r.xpending(h.streams()[0], c.group)["pending"] == 0
 

@@ -6,22 +6,40 @@ import math
 
 import pytest
 
-from streams.fixes import (InvalidInput, fix_from_fields, fix_to_fields, parse_osmand,
-                           parse_position, parse_timestamp, parse_traccar_json)
+from streams.fixes import (
+    InvalidInput,
+    fix_from_fields,
+    fix_to_fields,
+    parse_osmand,
+    parse_position,
+    parse_timestamp,
+    parse_traccar_json,
+)
 
 
 def test_osmand_query_gives_a_fix_with_speed_converted_from_knots():
-    fix = parse_osmand({"id": "W0001", "lat": "39.1", "lon": "117.3", "timestamp": "1780000000",
-                        "speed": "2", "bearing": "90", "altitude": "5", "accuracy": "4",
-                        "batt": "76"})
+    fix = parse_osmand(
+        {
+            "id": "W0001",
+            "lat": "39.1",
+            "lon": "117.3",
+            "timestamp": "1780000000",
+            "speed": "2",
+            "bearing": "90",
+            "altitude": "5",
+            "accuracy": "4",
+            "batt": "76",
+        }
+    )
     assert (fix.worker, fix.lat, fix.lon, fix.ts) == ("W0001", 39.1, 117.3, 1780000000.0)
     assert fix.speed == pytest.approx(1.0289, abs=1e-3)
     assert fix.battery == 76.0 and fix.accuracy == 4.0
 
 
 def test_osmand_accepts_deviceid_and_iso_timestamps():
-    fix = parse_osmand({"deviceid": "W2", "lat": "39", "lon": "117",
-                        "timestamp": "2026-05-28T20:26:40Z"})
+    fix = parse_osmand(
+        {"deviceid": "W2", "lat": "39", "lon": "117", "timestamp": "2026-05-28T20:26:40Z"}
+    )
     assert fix.worker == "W2" and fix.ts == 1780000000.0
 
 
@@ -34,26 +52,41 @@ def test_iso_timestamps_with_an_offset_are_understood():
 
 
 def test_traccar_client_json_gives_a_fix_with_battery_in_percent():
-    fix = parse_traccar_json({"device_id": "W0003", "location": {
-        "timestamp": "2026-05-28T20:26:40.000Z",
-        "coords": {"latitude": 39.12, "longitude": 117.28, "accuracy": 5, "speed": 1.2,
-                   "heading": 180, "altitude": 3},
-        "battery": {"level": 0.55}}})
+    fix = parse_traccar_json(
+        {
+            "device_id": "W0003",
+            "location": {
+                "timestamp": "2026-05-28T20:26:40.000Z",
+                "coords": {
+                    "latitude": 39.12,
+                    "longitude": 117.28,
+                    "accuracy": 5,
+                    "speed": 1.2,
+                    "heading": 180,
+                    "altitude": 3,
+                },
+                "battery": {"level": 0.55},
+            },
+        }
+    )
     assert fix.worker == "W0003" and fix.speed == 1.2 and fix.battery == pytest.approx(55.0)
 
 
-@pytest.mark.parametrize("params,reason", [
-    ({"lat": "39", "lon": "117", "timestamp": "1"}, "device id"),
-    ({"id": "W1", "lon": "117", "timestamp": "1"}, "missing lat"),
-    ({"id": "W1", "lat": "91", "lon": "117", "timestamp": "1"}, "out of range"),
-    ({"id": "W1", "lat": "nan", "lon": "117", "timestamp": "1"}, "not finite"),
-    ({"id": "W1", "lat": "inf", "lon": "117", "timestamp": "1"}, "not finite"),
-    ({"id": "W1", "lat": "0", "lon": "0", "timestamp": "1"}, "0,0"),
-    ({"id": "W1", "lat": "abc", "lon": "117", "timestamp": "1"}, "not a number"),
-    ({"id": "W1", "lat": "39", "lon": "117"}, "missing timestamp"),
-    ({"id": "W1", "lat": "39", "lon": "117", "timestamp": "yesterday"}, "ISO 8601"),
-    ({"id": "x" * 65, "lat": "39", "lon": "117", "timestamp": "1"}, "1–64"),
-])
+@pytest.mark.parametrize(
+    "params,reason",
+    [
+        ({"lat": "39", "lon": "117", "timestamp": "1"}, "device id"),
+        ({"id": "W1", "lon": "117", "timestamp": "1"}, "missing lat"),
+        ({"id": "W1", "lat": "91", "lon": "117", "timestamp": "1"}, "out of range"),
+        ({"id": "W1", "lat": "nan", "lon": "117", "timestamp": "1"}, "not finite"),
+        ({"id": "W1", "lat": "inf", "lon": "117", "timestamp": "1"}, "not finite"),
+        ({"id": "W1", "lat": "0", "lon": "0", "timestamp": "1"}, "0,0"),
+        ({"id": "W1", "lat": "abc", "lon": "117", "timestamp": "1"}, "not a number"),
+        ({"id": "W1", "lat": "39", "lon": "117"}, "missing timestamp"),
+        ({"id": "W1", "lat": "39", "lon": "117", "timestamp": "yesterday"}, "ISO 8601"),
+        ({"id": "x" * 65, "lat": "39", "lon": "117", "timestamp": "1"}, "1–64"),
+    ],
+)
 def test_malformed_osmand_input_is_refused_with_its_reason(params, reason):
     with pytest.raises(InvalidInput, match=reason):
         parse_osmand(params)
@@ -70,8 +103,16 @@ def test_batch_items_must_be_objects():
 
 
 def test_stream_fields_round_trip():
-    fix = parse_position({"id": "W9", "timestamp": 1780000000.5, "lat": 39.1234567,
-                          "lon": 117.7654321, "speed": 1.5, "batt": 80})
+    fix = parse_position(
+        {
+            "id": "W9",
+            "timestamp": 1780000000.5,
+            "lat": 39.1234567,
+            "lon": 117.7654321,
+            "speed": 1.5,
+            "batt": 80,
+        }
+    )
     fields = {k.encode(): v.encode() for k, v in fix_to_fields(fix).items()}
     back = fix_from_fields(fields)
     assert back == fix

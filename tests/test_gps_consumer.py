@@ -28,8 +28,10 @@ def _state(svc, wid) -> WorkerState:
 
 
 def _deadletters(svc):
-    return [{k.decode(): v.decode() for k, v in e[1].items()}
-            for e in svc.r.xrange(svc.keys.deadletter("gps"))]
+    return [
+        {k.decode(): v.decode() for k, v in e[1].items()}
+        for e in svc.r.xrange(svc.keys.deadletter("gps"))
+    ]
 
 
 def test_a_fix_becomes_the_latest_state_and_a_track_point(svc, gps_consumer, clock):
@@ -82,7 +84,8 @@ def test_fixes_outside_the_time_window_are_dead_lettered(svc, gps_consumer, cloc
 
 
 def test_an_impossible_jump_is_dead_lettered_and_the_next_good_fix_accepted(
-        svc, gps_consumer, clock):
+    svc, gps_consumer, clock
+):
     lat, lon = _inside(svc, "W0001")
     t = clock.now() - 100
     _add(svc, "W0001", t, lat, lon)
@@ -100,12 +103,15 @@ def test_a_duplicate_fix_is_dead_lettered_as_duplicate(svc, gps_consumer, clock)
     _add(svc, "W0001", t, lat, lon)
     _add(svc, "W0001", t - 50, lat, lon)
     gps_consumer.drain()
-    assert [d["reason"].split(":")[0] for d in _deadletters(svc)] == ["duplicate fix",
-                                                                       "out of order"]
+    assert [d["reason"].split(":")[0] for d in _deadletters(svc)] == [
+        "duplicate fix",
+        "out of order",
+    ]
 
 
 def test_unknown_workers_and_malformed_entries_are_dead_lettered_with_reasons(
-        svc, gps_consumer, clock):
+    svc, gps_consumer, clock
+):
     svc.r.xadd(svc.keys.gps_stream(0), {"w": "NOBODY", "t": clock.now(), "la": 39.1, "lo": 117.3})
     svc.r.xadd(svc.keys.gps_stream(0), {"w": "W0001", "t": clock.now(), "la": "north"})
     gps_consumer.drain()
@@ -138,9 +144,16 @@ def test_entries_left_pending_by_a_dead_consumer_are_claimed_by_another(svc, clo
     lat, lon = _inside(svc, "W0001")
     for i in range(5):
         _add(svc, "W0001", clock.now() - 100 + i * 10, lat + i * 0.0001, lon)
-    mk = lambda name: Consumer(svc.r, svc.keys, GpsHandler(  # noqa: E731
-        svc.r, svc.keys, svc.settings, svc.district, svc.locator, clock), name=name,
-        claim_idle_ms=10, clock=clock)
+    mk = lambda name: Consumer(
+        svc.r,
+        svc.keys,
+        GpsHandler(  # noqa: E731
+            svc.r, svc.keys, svc.settings, svc.district, svc.locator, clock
+        ),
+        name=name,
+        claim_idle_ms=10,
+        clock=clock,
+    )
     dead, alive = mk("dead"), mk("alive")
     dead.ensure_groups()
     svc.r.xreadgroup(dead.group, "dead", {svc.keys.gps_stream(0): ">"}, count=5)  # then "dies"

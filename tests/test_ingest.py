@@ -27,55 +27,88 @@ def app_only(svc):
 
 
 def test_osmand_get_query_is_appended_to_the_gps_stream(app_only):
-    r = requests.get(app_only.url + "/osmand", params={
-        "id": "W0001", "lat": "39.13", "lon": "117.26", "timestamp": "1779999990",
-        "speed": "1", "batt": "88"})
+    r = requests.get(
+        app_only.url + "/osmand",
+        params={
+            "id": "W0001",
+            "lat": "39.13",
+            "lon": "117.26",
+            "timestamp": "1779999990",
+            "speed": "1",
+            "batt": "88",
+        },
+    )
     assert r.status_code == 200
     [fix] = _entries(app_only.svc)
     assert (fix.worker, fix.lat, fix.ts, fix.battery) == ("W0001", 39.13, 1779999990.0, 88.0)
 
 
 def test_osmand_post_form_is_accepted(app_only):
-    r = requests.post(app_only.url + "/osmand", data={
-        "deviceid": "W0002", "lat": "39.13", "lon": "117.26", "timestamp": "2026-05-28T20:26:00Z"})
+    r = requests.post(
+        app_only.url + "/osmand",
+        data={
+            "deviceid": "W0002",
+            "lat": "39.13",
+            "lon": "117.26",
+            "timestamp": "2026-05-28T20:26:00Z",
+        },
+    )
     assert r.status_code == 200
     assert _entries(app_only.svc)[0].worker == "W0002"
 
 
 def test_traccar_client_json_is_accepted(app_only):
-    r = requests.post(app_only.url + "/osmand", json={"device_id": "W0003", "location": {
-        "timestamp": "2026-05-28T20:26:30Z",
-        "coords": {"latitude": 39.13, "longitude": 117.26, "speed": 1.1, "accuracy": 6},
-        "battery": {"level": 0.5}}})
+    r = requests.post(
+        app_only.url + "/osmand",
+        json={
+            "device_id": "W0003",
+            "location": {
+                "timestamp": "2026-05-28T20:26:30Z",
+                "coords": {"latitude": 39.13, "longitude": 117.26, "speed": 1.1, "accuracy": 6},
+                "battery": {"level": 0.5},
+            },
+        },
+    )
     assert r.status_code == 200
     fix = _entries(app_only.svc)[0]
     assert (fix.worker, fix.speed, fix.battery) == ("W0003", 1.1, 50.0)
 
 
-@pytest.mark.parametrize("params,reason", [
-    ({"id": "W0001", "lat": "x", "lon": "117", "timestamp": "1"}, "lat is not a number: 'x'"),
-    ({"id": "W0001", "lat": "39", "lon": "117"}, "missing timestamp"),
-    ({"id": "GHOST", "lat": "39", "lon": "117", "timestamp": "1"}, "unknown device id: GHOST"),
-    ({"lat": "39", "lon": "117", "timestamp": "1"}, "missing device id"),
-])
+@pytest.mark.parametrize(
+    "params,reason",
+    [
+        ({"id": "W0001", "lat": "x", "lon": "117", "timestamp": "1"}, "lat is not a number: 'x'"),
+        ({"id": "W0001", "lat": "39", "lon": "117"}, "missing timestamp"),
+        ({"id": "GHOST", "lat": "39", "lon": "117", "timestamp": "1"}, "unknown device id: GHOST"),
+        ({"lat": "39", "lon": "117", "timestamp": "1"}, "missing device id"),
+    ],
+)
 def test_malformed_osmand_requests_get_400_with_the_reason_and_store_nothing(
-        app_only, params, reason):
+    app_only, params, reason
+):
     r = requests.get(app_only.url + "/osmand", params=params)
     assert r.status_code == 400 and r.json() == {"error": reason}
     assert _entries(app_only.svc) == []
 
 
 def test_invalid_json_gets_400(app_only):
-    r = requests.post(app_only.url + "/osmand", data="{nope",
-                      headers={"Content-Type": "application/json"})
+    r = requests.post(
+        app_only.url + "/osmand", data="{nope", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and "JSON" in r.json()["error"]
 
 
 def test_a_batch_stores_the_good_positions_and_reports_the_bad(app_only):
-    r = requests.post(app_only.url + "/api/v1/positions", json={"positions": [
-        {"id": "W0001", "timestamp": 1779999990, "lat": 39.13, "lon": 117.26},
-        {"id": "W0002", "timestamp": 1779999990, "lat": 999, "lon": 117.26},
-        {"id": "W0003", "timestamp": 1779999991, "lat": 39.14, "lon": 117.27, "speed": 1.2}]})
+    r = requests.post(
+        app_only.url + "/api/v1/positions",
+        json={
+            "positions": [
+                {"id": "W0001", "timestamp": 1779999990, "lat": 39.13, "lon": 117.26},
+                {"id": "W0002", "timestamp": 1779999990, "lat": 999, "lon": 117.26},
+                {"id": "W0003", "timestamp": 1779999991, "lat": 39.14, "lon": 117.27, "speed": 1.2},
+            ]
+        },
+    )
     assert r.status_code == 200
     assert r.json() == {"accepted": 2, "rejected": [{"index": 1, "reason": "lat/lon out of range"}]}
     assert [f.worker for f in _entries(app_only.svc)] == ["W0001", "W0003"]
@@ -103,8 +136,10 @@ def test_ingest_answers_503_when_redis_is_down_and_never_200(settings, clock, tm
     app = LiveApp(svc, consumers=False)
     try:
         server.stop()
-        r = requests.get(app.url + "/osmand", params={"id": "W0001", "lat": "39.13",
-                                                      "lon": "117.26", "timestamp": "1"})
+        r = requests.get(
+            app.url + "/osmand",
+            params={"id": "W0001", "lat": "39.13", "lon": "117.26", "timestamp": "1"},
+        )
         assert r.status_code == 503 and "retry" in r.json()["error"]
         h = requests.get(app.url + "/api/v1/health")
         assert h.status_code == 503 and h.json()["redis"] == "down"
@@ -114,8 +149,10 @@ def test_ingest_answers_503_when_redis_is_down_and_never_200(settings, clock, tm
 
 
 def test_the_worker_api_reports_position_status_and_grid(live_app, clock):
-    requests.get(live_app.url + "/osmand", params={"id": "W0001", "lat": "39.1376",
-                                                   "lon": "117.2585", "timestamp": clock.now()})
+    requests.get(
+        live_app.url + "/osmand",
+        params={"id": "W0001", "lat": "39.1376", "lon": "117.2585", "timestamp": clock.now()},
+    )
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         w = requests.get(live_app.url + "/api/v1/workers/W0001").json()

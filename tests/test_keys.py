@@ -30,9 +30,16 @@ def test_plumbing_keys_are_pinned():
 def test_everything_one_gps_write_touches_shares_one_cluster_slot():
     k = Keys("gw", 8)
     for shard in range(8):
-        slots = {key_slot(x.encode()) for x in (
-            k.gps_stream(shard), k.gps_last(shard), k.gps_days(shard),
-            k.gps_track(shard, "20260529", "W1"), k.gps_track_index(shard, "20260529"))}
+        slots = {
+            key_slot(x.encode())
+            for x in (
+                k.gps_stream(shard),
+                k.gps_last(shard),
+                k.gps_days(shard),
+                k.gps_track(shard, "20260529", "W1"),
+                k.gps_track_index(shard, "20260529"),
+            )
+        }
         assert len(slots) == 1
 
 

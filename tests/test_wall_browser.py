@@ -10,13 +10,18 @@ pytestmark = pytest.mark.browser
 
 def _marker_latlng(page, wid: str):
     return page.evaluate(
-        "(id) => { const m = window.gw && window.gw.state.markers && window.gw.state.markers[id];"
-        " return m ? [m.getLatLng().lat, m.getLatLng().lng] : null; }", wid)
+        "(id) => { const m = window.gw && window.gw.markerOf(id);"
+        " return m ? [m.getLatLng().lat, m.getLatLng().lng] : null; }",
+        wid,
+    )
 
 
 def _post_fix(app, wid: str, lat: float, lon: float, ts: float) -> None:
-    resp = requests.get(f"{app.url}/osmand", params={"id": wid, "lat": lat, "lon": lon,
-                                                     "timestamp": int(ts)}, timeout=5)
+    resp = requests.get(
+        f"{app.url}/osmand",
+        params={"id": wid, "lat": lat, "lon": lon, "timestamp": int(ts)},
+        timeout=5,
+    )
     assert resp.status_code == 200, resp.text
 
 
@@ -29,13 +34,14 @@ def test_a_posted_fix_moves_the_workers_marker_without_reload(live_app, page, cl
     b = (lat0 + (lat2 - lat0) * 0.6, lon0 + (lon2 - lon0) * 0.6)
     _post_fix(live_app, w.id, *a, clock.now() - 60)
     page.goto(live_app.url + "/")
-    page.wait_for_function("(id) => window.gw && window.gw.state.markers && "
-                           "window.gw.state.markers[id]", arg=w.id, timeout=15000)
+    page.wait_for_function("(id) => window.gw && window.gw.markerOf(id)", arg=w.id, timeout=15000)
     assert _marker_latlng(page, w.id) == pytest.approx(list(a), abs=1e-5)
     page.evaluate("() => { window.__noReload = 1; }")
     _post_fix(live_app, w.id, *b, clock.now() - 30)
     page.wait_for_function(
-        "([id, lat]) => Math.abs(window.gw.state.markers[id].getLatLng().lat - lat) < 1e-5",
-        arg=[w.id, b[0]], timeout=10000)
+        "([id, lat]) => Math.abs(window.gw.markerOf(id).getLatLng().lat - lat) < 1e-5",
+        arg=[w.id, b[0]],
+        timeout=10000,
+    )
     assert page.evaluate("() => window.__noReload") == 1
     assert page.errors == []

@@ -1,0 +1,265 @@
+"""GPS benchmarks: consumer throughput vs raw XADD, push lag at 20,000 workers, track memory,
+/osmand HTTP rate under concurrent load, all against real processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import redis
+
+from bench import emit
+from bench.city import grid_center, make_city
+from dashboard.clock import Clock
+from dashboard.config import ROOT, load_settings
+from dashboard.models import Fix
+from dashboard.redis_server import EmbeddedRedis, free_port
+from dashboard.services import build_services
+from streams.consumer import Consumer
+from streams.fixes import fix_to_fields
+from streams.gps import GpsHandler
+
+WORKERS = int(os.environ.get("BENCH_WORKERS", "20000"))
+
+
+def _fields(wid: str, ts: float, lat: float, lon: float) -> dict[str, str]:
+    return fix_to_fields(Fix(wid, ts, lat, lon, speed=1.2, accuracy=5.0, battery=80.0))
+
+
+def bench_raw_xadd(r: redis.Redis, n: int = 200_000) -> float:
+    """Return the pipelined XADD rate of this redis-server with fix-sized entries."""
+    f = _fields("W00001", time.time(), 39.0, 117.2)
+    t = time.perf_counter()
+    for _start in range(0, n, 1000):
+        pipe = r.pipeline(transaction=False)
+        for _ in range(1000):
+            pipe.xadd("bench:{raw}:xadd", f)
+        pipe.execute()
+    rate = n / (time.perf_counter() - t)
+    r.delete("bench:{raw}:xadd")
+    return rate
+
+
+def _preload(svc, n_per_worker: int, t0: float) -> int:
+    rng = np.random.default_rng(1)
+    centres = {w.id: grid_center(svc.district, w.id) for w in svc.district.workers}
+    total = 0
+    for k in range(n_per_worker):
+        pipe = svc.r.pipeline(transaction=False)
+        for w, (lat, lon) in centres.items():
+            jl, jo = rng.normal(0, 0.0003, 2)
+            pipe.xadd(
+                svc.keys.gps_stream(svc.keys.gps_shard(w)),
+                _fields(w, t0 + k * 5, lat + jl, lon + jo),
+            )
+            total += 1
+            if total % 5000 == 0:
+                pipe.execute()
+                pipe = svc.r.pipeline(transaction=False)
+        pipe.execute()
+    return total
+
+
+def bench_consumer(svc) -> float:
+    """Return fixes/s through one consumer (this process) over a preloaded stream."""
+    n = _preload(svc, 10, time.time() - 600)
+    handler = GpsHandler(svc.r, svc.keys, svc.settings, svc.district, svc.locator, svc.clock)
+    c = Consumer(svc.r, svc.keys, handler, name="bench", batch=2000, clock=svc.clock)
+    c.ensure_groups()
+    t = time.perf_counter()
+    done = c.drain()
+    elapsed = time.perf_counter() - t
+    assert done == n, (done, n)
+    return n / elapsed
+
+
+def bench_push_lag(svc, env: dict[str, str], seconds: int = 20) -> tuple[float, float, float]:
+    """Return delta lag p50/p95 (ms) and fixes/s with every worker reporting once a second."""
+    svc.r.flushall()
+    consumer = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "consume", "gps"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    lags: list[float] = []
+    stop = threading.Event()
+
+    def listen() -> None:
+        ps = svc.r.pubsub(ignore_subscribe_messages=True)
+        ps.subscribe(svc.keys.channel("gps"))
+        while not stop.is_set():
+            m = ps.get_message(timeout=0.5)
+            if m:
+                lags.append((time.time() - orjson.loads(m["data"])["t0"]) * 1000)
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    time.sleep(2.0)  # consumer start-up
+    centres = [(w.id, *grid_center(svc.district, w.id)) for w in svc.district.workers]
+    rng = np.random.default_rng(2)
+    sent = 0
+    begin = time.time()
+    chunk = 1000
+    for sec in range(seconds):
+        wave = begin + sec
+        for i in range(0, len(centres), chunk):
+            target = wave + i / len(centres)
+            delay = target - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            pipe = svc.r.pipeline(transaction=False)
+            now = time.time()
+            for w, lat, lon in centres[i : i + chunk]:
+                jl, jo = rng.normal(0, 0.0002, 2)
+                pipe.xadd(
+                    svc.keys.gps_stream(svc.keys.gps_shard(w)), _fields(w, now, lat + jl, lon + jo)
+                )
+            pipe.execute()
+            sent += len(centres[i : i + chunk])
+    rate = sent / (time.time() - begin)
+    time.sleep(2.0)
+    stop.set()
+    consumer.terminate()
+    consumer.wait(10)
+    steady = lags[len(lags) // 10 :]  # skip the warm-up tenth
+    return float(np.percentile(steady, 50)), float(np.percentile(steady, 95)), rate
+
+
+def bench_track_bytes(svc) -> float:
+    """Return Redis bytes of one worker-day: a fix every 5 s over 8 h of walking."""
+    svc.r.flushall()
+    wid = svc.district.workers[0].id
+    lat, lon = grid_center(svc.district, wid)
+    start = time.time() - 8 * 3600 - 60
+    handler = GpsHandler(svc.r, svc.keys, svc.settings, svc.district, svc.locator, Clock())
+    c = Consumer(svc.r, svc.keys, handler, name="bench", batch=2000)
+    angle = np.linspace(0, 40 * np.pi, 5760)
+    pipe = svc.r.pipeline(transaction=False)
+    for i in range(5760):  # walking circles of ~120 m radius at ~1.3 m/s
+        pipe.xadd(
+            svc.keys.gps_stream(0),
+            _fields(
+                wid, start + i * 5, lat + 0.0011 * np.sin(angle[i]), lon + 0.0014 * np.cos(angle[i])
+            ),
+        )
+    pipe.execute()
+    c.drain()
+    day_keys = [k for k in svc.r.scan_iter(match=f"{svc.keys.prefix}:*trk:*")]
+    track = sum(svc.r.memory_usage(k) or 0 for k in day_keys)
+    state = len(svc.r.hget(svc.keys.gps_last(0), wid)) + 64
+    return float(track + state)
+
+
+def _osmand_load(url: str, seconds: float, conns: int, out: list) -> None:
+    import http.client
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    lat_ms: list[float] = []
+    end = time.time() + seconds
+
+    def one(k: int) -> None:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        i = 0
+        while time.time() < end:
+            i += 1
+            wid = f"W{(k * 997 + i) % WORKERS + 1:05d}"
+            q = f"/osmand?id={wid}&lat=39.0015&lon=117.2015&timestamp={time.time():.0f}&speed=1"
+            t = time.perf_counter()
+            conn.request("GET", q)
+            resp = conn.getresponse()
+            resp.read()
+            lat_ms.append((time.perf_counter() - t) * 1000)
+            if resp.status != 200:
+                raise RuntimeError(resp.status)
+        conn.close()
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(conns)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    out.extend(lat_ms)
+
+
+def _load_process(url: str, seconds: float, conns: int, q) -> None:
+    out: list[float] = []
+    _osmand_load(url, seconds, conns, out)
+    q.put(out)
+
+
+def bench_osmand(env: dict[str, str], seconds: float = 10.0) -> tuple[float, float]:
+    """Return /osmand requests/s and p95 ms, load from a second process, server in a third."""
+    import multiprocessing as mp
+
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "web"],
+        env={**env, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    import requests
+
+    for _ in range(200):
+        try:
+            requests.get(url + "/api/v1/health", timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.1)
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_load_process, args=(url, seconds, 16, q))
+    t = time.time()
+    p.start()
+    lat = q.get()
+    p.join()
+    elapsed = time.time() - t - 0.3  # process start-up
+    web.terminate()
+    web.wait(10)
+    return len(lat) / max(elapsed, seconds), float(np.percentile(lat, 95))
+
+
+def main() -> None:
+    """Run the GPS benchmarks and print JSON lines."""
+    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
+    server = EmbeddedRedis(tmp / "redis")
+    server.start()
+    try:
+        city = make_city(tmp / "city", WORKERS)
+        env = {
+            **os.environ,
+            "REDIS_URL": server.url,
+            "DISTRICT": str(city),
+            "DATA_DIR": str(tmp / "var"),
+            "SIMULATE": "0",
+        }
+        settings = load_settings(env)
+        svc = build_services(settings)
+        emit("redis_xadd_raw_per_s", bench_raw_xadd(svc.r), "entries/s")
+        emit("gps_consumer_fixes_per_s", bench_consumer(svc), "fixes/s", 100_000, "higher")
+        p50, p95, rate = bench_push_lag(svc, env)
+        emit("gps_push_lag_p50_ms", p50, "ms", workers=WORKERS, fixes_per_s=round(rate))
+        emit(
+            "gps_push_lag_p95_ms", p95, "ms", 200, "lower", workers=WORKERS, fixes_per_s=round(rate)
+        )
+        emit("track_bytes_per_worker_day", bench_track_bytes(svc), "bytes", 100_000, "lower")
+        svc.r.flushall()
+        rps, p95 = bench_osmand(env)
+        emit("osmand_http_rps", rps, "requests/s", 2000, "higher")
+        emit("osmand_http_p95_ms", p95, "ms", 50, "lower")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,395 @@
+"""The calls stream: interface calls -> checks -> audit -> counters by minute, hour, day and ever.
+
+Processing order of one batch: parse -> known units, interface and catalog -> time window
+-> audit (not shared, conditional without approval) -> tally per bucket -> one Lua script
+that, only if every entry is still pending in the group, adds the tallies, keeps the
+violations and XACKs the entries.  Counting and acking are one atomic step, so a
+redelivered entry (a crash, a claim by another consumer) is never counted twice and no
+per-entry dedup marker is needed.  Malformed entries are left for the consumer loop to
+dead-letter.
+
+A call on the stream is one field ``v = "<t>|<caller>|<provider>|<interface>|<catalog>|<r>|<l>"``
+(t Unix s, r 1 ok / 0 error, l latency ms; provider may be empty: the catalog's unit): the
+compact form the consumer reads fastest.  A gateway may XADD named fields t, c, p, i, k, r,
+l instead (r also ok/error), validated the slow way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from itertools import repeat
+from typing import Any
+
+import redis
+
+from dashboard.clock import Clock, Days
+from dashboard.config import Settings
+from dashboard.exchange import NO_APPROVAL, NOT_SHARED, UNCONDITIONAL, Approval, Call, Registry
+from dashboard.keys import Keys
+from streams.consumer import Entry, Failure
+from streams.fixes import InvalidInput, parse_timestamp
+
+# Latency histogram bins: upper bounds in ms, the last bin is open (>= 10 s).
+LATENCY_BOUNDS_MS = (10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000,
+                     5000, 10000)
+MAX_LATENCY_MS = 10_000_000
+TRIM_EVERY_S = 60  # seconds between trims of the raw stream
+
+APPLY_LUA = """
+local stream, group = KEYS[1], ARGV[1]
+local n = tonumber(ARGV[2])
+-- Fast path: the ids (sorted) are exactly the pending entries of their range.
+local p = redis.call('XPENDING', stream, group, ARGV[3], ARGV[n + 2], n + 1)
+local all = #p == n
+for j = 1, n do
+  if not all then break end
+  all = p[j][1] == ARGV[j + 2]
+end
+if not all then
+  local gone = {}
+  for j = 3, n + 2 do
+    if #redis.call('XPENDING', stream, group, ARGV[j], ARGV[j], 1) == 0 then
+      gone[#gone + 1] = ARGV[j]
+    end
+  end
+  if #gone > 0 then return gone end
+end
+-- Groups: the tallies of one (minute, dimension), added to each of its keys (minute, hour,
+-- day, ever); a key's TTL (0 = none) is set once.
+local a = n + 3
+local ng = tonumber(ARGV[a])
+a = a + 1
+for _ = 1, ng do
+  local nk = tonumber(ARGV[a])
+  local first = a + 1
+  a = a + 1 + nk
+  local nf = tonumber(ARGV[a])
+  for j = first, first + nk - 1 do
+    local key = KEYS[tonumber(ARGV[j])]
+    for f = a + 1, a + 2 * nf, 2 do
+      redis.call('HINCRBY', key, ARGV[f], ARGV[f + 1])
+    end
+  end
+  a = a + 1 + 2 * nf
+end
+local nt = tonumber(ARGV[a])
+for j = a + 1, a + 2 * nt, 2 do
+  redis.call('EXPIRE', KEYS[tonumber(ARGV[j])], ARGV[j + 1])
+end
+a = a + 1 + 2 * nt
+local nv, maxlen = tonumber(ARGV[a]), ARGV[a + 1]
+a = a + 2
+for _ = 1, nv do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'id', ARGV[a], 't', ARGV[a + 1],
+             'c', ARGV[a + 2], 'p', ARGV[a + 3], 'i', ARGV[a + 4], 'k', ARGV[a + 5],
+             'v', ARGV[a + 6])
+  a = a + 7
+end
+for j = 3, n + 2, 500 do
+  redis.call('XACK', stream, group, unpack(ARGV, j, math.min(j + 499, n + 2)))
+end
+return {}
+"""
+
+
+# ---- parsing at the edge ------------------------------------------------------------------
+def _code(raw: Any, what: str) -> str:
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        raise InvalidInput(f"missing {what}")
+    text = str(raw).strip()
+    if not text or len(text) > 64 or not text.isprintable() or "|" in text:
+        raise InvalidInput(f"{what} must be 1–64 printable characters, no '|'")
+    return text
+
+
+def _result(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower() if raw is not None else ""
+    if text in ("ok", "1", "true", "success"):
+        return True
+    if text in ("error", "0", "false", "fail", "failed"):
+        return False
+    raise InvalidInput("result must be ok or error")
+
+
+def _latency(raw: Any) -> int:
+    if raw is None or raw == "" or isinstance(raw, bool):
+        raise InvalidInput("missing latency_ms")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"latency_ms is not a number: {str(raw)[:40]!r}") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_MS:
+        raise InvalidInput("latency_ms must be between 0 and 10,000,000")
+    return round(value)
+
+
+def make_call(ts: Any, caller: Any, provider: Any, interface: Any, catalog: Any, result: Any,
+              latency_ms: Any, registry: Registry | None = None) -> Call:
+    """Validate raw values and return a Call (provider defaults to the catalog's unit)."""
+    cat = _code(catalog, "catalog")
+    if provider in (None, "") and registry is not None and cat in registry.catalogs:
+        provider = registry.catalogs[cat].unit
+    return Call(parse_timestamp(ts), _code(caller, "caller"), _code(provider, "provider"),
+                _code(interface, "interface"), cat, _result(result), _latency(latency_ms))
+
+
+def parse_call_item(item: Any, registry: Registry | None = None) -> Call:
+    """Return the Call of one item of POST /api/v1/calls."""
+    if not isinstance(item, dict):
+        raise InvalidInput("call must be an object")
+    return make_call(item.get("time", item.get("timestamp")), item.get("caller"),
+                     item.get("provider"), item.get("interface"), item.get("catalog"),
+                     item.get("result"), item.get("latency_ms"), registry)
+
+
+def call_to_fields(call: Call) -> dict[str, str]:
+    """Return the compact stream fields of a Call."""
+    return {"v": f"{call.ts:.3f}|{call.caller}|{call.provider}|{call.interface}|{call.catalog}|"
+                 f"{1 if call.ok else 0}|{call.latency_ms}"}
+
+
+def call_from_fields(fields: Mapping[bytes, bytes], registry: Registry | None = None) -> Call:
+    """Return the Call of a calls stream entry; raise InvalidInput ('malformed: ...')."""
+    try:
+        get = {k.decode(): v.decode() for k, v in fields.items()}
+    except UnicodeDecodeError:
+        raise InvalidInput("malformed: entry is not UTF-8") from None
+    if "v" in get:
+        parts = get["v"].split("|")
+        if len(parts) != 7:
+            raise InvalidInput("malformed: v must have 7 '|'-separated parts")
+        get = dict(zip("tcpikrl", parts, strict=True))
+    try:
+        return make_call(get.get("t"), get.get("c"), get.get("p"), get.get("i"), get.get("k"),
+                         get.get("r"), get.get("l"), registry)
+    except InvalidInput as exc:
+        raise InvalidInput(f"malformed: {exc}") from None
+
+
+def latency_bin(ms: int) -> int:
+    """Return the histogram bin of a latency."""
+    return bisect_left(LATENCY_BOUNDS_MS, ms)
+
+
+def approvals_from_redis(raw: Mapping[bytes, bytes]) -> dict[tuple[str, str], tuple[Approval]]:
+    """Return the approvals stored by the API, by (catalog, unit)."""
+    out: dict[tuple[str, str], tuple[Approval, ...]] = {}
+    for value in raw.values():
+        d = json.loads(value)
+        a = Approval(d["catalog"], d["unit"], float(d["since"]),
+                     None if d.get("until") is None else float(d["until"]), d.get("by", ""))
+        out[(a.catalog, a.unit)] = out.get((a.catalog, a.unit), ()) + (a,)
+    return out
+
+
+# ---- the consumer --------------------------------------------------------------------------
+class CallsHandler:
+    """Consumer-side handler of the calls stream."""
+
+    name = "calls"
+
+    def __init__(self, r: redis.Redis, keys: Keys, settings: Settings, registry: Registry,
+                 clock: Clock) -> None:
+        self.r, self.keys, self.s, self.reg, self.clock = r, keys, settings, registry, clock
+        self.days = Days(settings.tz)
+        self.group = keys.group(self.name)
+        self._apply = r.register_script(APPLY_LUA)
+        self._granted_ver: bytes | None = None
+        self._trimmed = -math.inf
+        # Byte-keyed lookups for the hot path: catalog -> (unit, sharing, interfaces).
+        self._units = {u.encode() for u in registry.units}
+        self._cats = {c.id.encode(): (c.unit.encode(), c.sharing,
+                                      {i.encode() for i in c.interfaces})
+                      for c in registry.catalogs.values()}
+        self._approvals: dict[tuple[bytes, bytes], tuple[Approval, ...]] = {}
+
+    def streams(self) -> list[str]:
+        """Return the one calls stream."""
+        return [self.keys.calls_stream()]
+
+    def handle(self, entries: list[Entry]) -> list[Failure]:
+        """Count a batch of calls exactly once; return the malformed entries."""
+        self._refresh_approvals()
+        failures, calls = self._parse(entries)
+        for _attempt in range(5):
+            if not calls:
+                break
+            gone = self._write(calls)
+            if not gone:
+                break
+            calls = [c for c in calls if c[0] not in gone]  # counted by someone else already
+        else:
+            raise RuntimeError("calls kept being acknowledged under us")
+        self._maybe_trim()
+        return failures
+
+    def _refresh_approvals(self) -> None:
+        ver = self.r.get(self.keys.exchange_approvals_version())
+        if ver != self._granted_ver or not self._approvals:
+            granted = approvals_from_redis(self.r.hgetall(self.keys.exchange_approvals()))
+            merged: dict[tuple[bytes, bytes], tuple[Approval, ...]] = {}
+            for (cat, unit), found in [*self.reg.approvals.items(), *granted.items()]:
+                key = (cat.encode(), unit.encode())
+                merged[key] = merged.get(key, ()) + found
+            self._approvals, self._granted_ver = merged, ver
+
+    def _parse(self, entries: list[Entry]) -> tuple[list[Failure], list[tuple]]:
+        """Return the failures and (id, ts, caller, provider, interface, catalog, ok, ms, kind)."""
+        now = self.clock.now()
+        lo, hi = now - self.s.calls_max_past_s, now + self.s.calls_max_future_s
+        units, cats = self._units, self._cats
+        failures: list[Failure] = []
+        calls: list[tuple] = []
+        for eid, f in entries:
+            try:  # fast path: the compact field, nothing to convert
+                ts, caller, prov, iface, cat, ok, ms = f[b"v"].split(b"|")
+                ts, ms = float(ts), int(ms)
+                unit, sharing, served = cats[cat]
+                prov = prov or unit
+                fast = (lo <= ts <= hi and caller in units and iface in served and prov == unit
+                        and (ok == b"1" or ok == b"0") and 0 <= ms <= MAX_LATENCY_MS)
+            except (KeyError, ValueError):
+                fast = False
+            if not fast:
+                row = self._parse_slow(eid, f, lo, hi)
+                if isinstance(row, Failure):
+                    failures.append(row)
+                    continue
+                ts, caller, prov, iface, cat, ok, ms = row
+                unit, sharing, _ = cats[cat]
+            kind = None  # the audit rule of Registry.violation, on bytes
+            if sharing != UNCONDITIONAL and caller != unit:
+                kind = NOT_SHARED if sharing == NOT_SHARED else NO_APPROVAL
+                if kind == NO_APPROVAL:
+                    for a in self._approvals.get((cat, caller), ()):
+                        if a.valid_at(ts):
+                            kind = None
+                            break
+            calls.append((eid, ts, caller, prov, iface, cat, ok == b"1", ms, kind))
+        return failures, calls
+
+    def _parse_slow(self, eid: bytes, fields: Mapping[bytes, bytes], lo: float,
+                    hi: float) -> tuple | Failure:
+        """Validate a non-canonical entry fully; return its row or the Failure with the reason."""
+        try:
+            call = call_from_fields(fields, self.reg)
+        except InvalidInput as exc:
+            return Failure(eid, str(exc))
+        reason = self.reg.problem(call)
+        if reason is None and call.ts > hi:
+            reason = f"future timestamp: {call.ts - hi + self.s.calls_max_future_s:.0f} s ahead"
+        elif reason is None and call.ts < lo:
+            reason = f"too old: {lo + self.s.calls_max_past_s - call.ts:.0f} s in the past"
+        if reason:
+            return Failure(eid, reason)
+        return (call.ts, call.caller.encode(), call.provider.encode(), call.interface.encode(),
+                call.catalog.encode(), b"1" if call.ok else b"0", call.latency_ms)
+
+    def _tally(self, calls: list[tuple]) -> dict[int, dict[str, dict]]:
+        """Return per Unix minute and dimension the field increments of a batch."""
+        first, last = int(calls[0][1] // 60), int(calls[-1][1] // 60)
+        by_minute: dict[int, list[tuple]] = {first: calls}
+        if first != last or any(int(c[1] // 60) != first for c in calls):
+            by_minute = defaultdict(list)
+            for c in calls:
+                by_minute[int(c[1] // 60)].append(c)
+        return {m: self._tally_minute(rows) for m, rows in by_minute.items()}
+
+    @staticmethod
+    def _tally_minute(rows: list[tuple]) -> dict[str, dict]:
+        """Return the field increments of the calls of one minute, by dimension."""
+        _, _, callers, provs, ifaces, cats, _, mss, _ = zip(*rows, strict=True)
+        bins = map(bisect_left, repeat(LATENCY_BOUNDS_MS), mss)
+        n = {b"n": len(rows), b"ms": sum(mss)}
+        i, c, p = Counter(ifaces), Counter(callers), Counter(provs)
+        for row in rows:
+            if not row[6]:
+                n[b"e"] = n.get(b"e", 0) + 1
+                i[row[4] + b":e"] += 1
+                p[row[3] + b":e"] += 1
+            if row[8]:
+                n[b"v"] = n.get(b"v", 0) + 1
+                kind = b"v." + row[8].encode()
+                n[kind] = n.get(kind, 0) + 1
+                c[row[2] + b":v"] += 1
+        lat = {b"%s:%d" % key: v for key, v in Counter(zip(ifaces, bins)).items()}
+        return {"n": n, "i": i, "c": c, "p": p, "k": Counter(cats), "l": lat}
+
+    def _groups(self, tally: dict[int, dict[str, dict]]) -> tuple[list, dict[str, int]]:
+        """Return (keys, fields) per (minute, dim) and the TTL of every key that expires."""
+        now = self.clock.now()
+        keep_m, keep_h = self.s.exchange_minute_retention_s, self.s.exchange_hour_retention_s
+        bk = self.keys.calls_bucket
+        groups, ttls = [], {}
+        for m, dims in tally.items():
+            h = m // 60
+            ttl_m, ttl_h = int((m + 1) * 60 + keep_m - now), int((h + 1) * 3600 + keep_h - now)
+            day = self.days.day(m * 60)
+            for dim, fields in dims.items():
+                if not fields:
+                    continue
+                keys = [bk("d", day, dim), self.keys.calls_total(dim)]
+                if ttl_m > 0:  # minute and hour buckets past their retention are not written
+                    keys.append(bk("m", m, dim))
+                    ttls[keys[-1]] = ttl_m
+                if ttl_h > 0:
+                    keys.append(bk("h", h, dim))
+                    ttls[keys[-1]] = ttl_h
+                groups.append((keys, fields))
+        return groups, ttls
+
+    def _write(self, calls: list[tuple]) -> set[bytes]:
+        """Run the apply script; return the ids no longer pending (nothing written then)."""
+        groups, ttls = self._groups(self._tally(calls))
+        index: dict[str, int] = {}
+        args: list[Any] = [self.group, len(calls), *(c[0] for c in calls), len(groups)]
+        for keys, fields in groups:
+            args.append(len(keys))
+            args += [index.setdefault(k, len(index) + 3) for k in keys]
+            args.append(len(fields))
+            for item in fields.items():
+                args += item
+        args.append(len(ttls))
+        for k, ttl in ttls.items():
+            args += [index[k], ttl]
+        viol = [c for c in calls if c[8]]
+        args += [len(viol), self.s.exchange_violations_kept]
+        for eid, ts, caller, prov, iface, cat, _ok, _ms, kind in viol:
+            args += [eid, f"{ts:.3f}", caller, prov, iface, cat, kind]
+        keys = [self.keys.calls_stream(), self.keys.calls_violations(), *index]
+        gone = self._apply(keys=keys, args=args)
+        return {g if isinstance(g, bytes) else g.encode() for g in gone}
+
+    def _maybe_trim(self) -> None:
+        """Trim the raw stream to its retention, never below what the group has not processed."""
+        now = self.clock.now()
+        if now - self._trimmed < TRIM_EVERY_S:
+            return
+        self._trimmed = now
+        stream = self.keys.calls_stream()
+        info = next((g for g in self.r.xinfo_groups(stream)
+                     if g["name"] in (self.group, self.group.encode())), None)
+        if info is None:
+            return
+        last = info["last-delivered-id"]
+        ms, seq = entry_key(last.decode() if isinstance(last, bytes) else last)
+        keep = [(max(0, int((now - self.s.calls_stream_retention_s) * 1000)), 0), (ms, seq + 1)]
+        if int(info["pending"]):
+            oldest = self.r.xpending(stream, self.group)["min"]
+            if oldest is not None:
+                keep.append(entry_key(oldest.decode() if isinstance(oldest, bytes) else oldest))
+        low = min(keep)
+        self.r.xtrim(stream, minid=f"{low[0]}-{low[1]}", approximate=True)
+
+
+def entry_key(entry_id: bytes | str) -> tuple[int, int]:
+    """Return a stream entry id as a comparable (ms, seq) pair."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)

@@ -1,0 +1,461 @@
+"""Cases in Redis: the store (conditional writes keeping every backlog index in step) and
+the `events` stream handler that turns reports into dispatched cases.
+
+Processing order of a batch of reports: parse -> known item and worker -> locate (one
+vectorised call) -> already a case? (redelivery) -> likely duplicate of an open case of the
+item nearby? -> route to a department, urgency, deadline -> reporter's GPS context -> one
+conditional Lua write per chunk -> publish deltas to the wall.
+
+Every write goes through CAS_LUA: a case's hash, history and index entries change together
+only if the case's version `rv` is still the one read (or, for a new case, if it does not
+exist yet), so a redelivered report never opens a second case and two writers never
+overwrite each other.  Index membership is derived from the case's state (memberships());
+a write applies the difference between the before and after memberships.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from dashboard import reminders
+from dashboard.case_queries import marker
+from dashboard.cases import (
+    OPEN,
+    UNHANDLED,
+    Case,
+    IllegalTransition,
+    Step,
+    from_hash,
+    on_time,
+    to_hash,
+    transition,
+)
+from dashboard.catalog import Catalog, catalog_for
+from dashboard.dispatch import RoutingError, deadline, route, urgency_of
+from dashboard.geo import haversine_m
+from dashboard.services import Services
+from streams.consumer import Entry, Failure
+from streams.fixes import InvalidInput
+from streams.gps_state import OFFLINE, WorkerState
+
+CHUNK = 200  # cases per Lua call (bounds how long one call blocks Redis)
+MAX_TEXT = 2000  # characters of a description or note kept
+HT_BASE = 1.25  # handling-time histogram: bucket b holds about 60 * 1.25**b seconds
+
+# Apply groups of operations, each only if its case's version is the expected one
+# ('' = the case must not exist).  ARGV: n, then per group: case key, expected rv, op count,
+# then per op: arg count, command, args...  Returns 1 (applied) or 0 (skipped) per group.
+CAS_LUA = """
+local out = {}
+local i = 2
+for g = 1, tonumber(ARGV[1]) do
+  local key, expected, nops = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  i = i + 3
+  local cur = redis.call('HGET', key, 'rv')
+  local ok
+  if expected == '' then ok = (cur == false) else ok = (cur == expected) end
+  for o = 1, nops do
+    local n = tonumber(ARGV[i])
+    if ok then redis.call(unpack(ARGV, i + 1, i + n)) end
+    i = i + n + 1
+  end
+  if ok then out[g] = 1 else out[g] = 0 end
+end
+return out
+"""
+
+Op = tuple  # (command, *args)
+
+
+@dataclass(frozen=True)
+class Report:
+    """One accepted report as it travels in the events stream."""
+
+    id: str
+    item: str
+    lat: float
+    lon: float
+    worker: str
+    at: float
+    description: str = ""
+    media_url: str = ""
+    urgency: str = ""  # requested urgency ('' = the item's default)
+    attrs: str = ""  # JSON of attribute[...] values
+
+
+def report_fields(rep: Report) -> dict[str, str]:
+    """Return the stream fields of a report."""
+    return {"id": rep.id, "it": rep.item, "la": f"{rep.lat:.7f}", "lo": f"{rep.lon:.7f}",
+            "w": rep.worker, "at": f"{rep.at:.3f}", "ds": rep.description, "m": rep.media_url,
+            "u": rep.urgency, "ax": rep.attrs}
+
+
+def report_from_fields(fields: dict[bytes, bytes]) -> Report:
+    """Return the Report of an events entry; raise InvalidInput for a malformed one."""
+    try:
+        f = {k.decode(): v.decode() for k, v in fields.items()}
+        lat, lon, at = float(f["la"]), float(f["lo"]), float(f["at"])
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"malformed: {type(exc).__name__}: {exc}") from None
+    if not (f.get("id") and f.get("it") and f.get("w")) or not all(
+            map(math.isfinite, (lat, lon, at))):
+        raise InvalidInput("malformed: missing id, item, worker or position")
+    return Report(f["id"], f["it"], lat, lon, f["w"], at, f.get("ds", ""), f.get("m", ""),
+                  f.get("u", ""), f.get("ax", ""))
+
+
+def new_report_id(svc: Services, now: float) -> str:
+    """Return a fresh service_request_id: local date YYMMDD + a per-day sequence number."""
+    day = svc.days.day(now)
+    key = svc.keys.case_seq(day)
+    pipe = svc.r.pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, 3 * 86400)
+    n = pipe.execute()[0]
+    return f"{day[2:]}{n:06d}"
+
+
+def append_report(svc: Services, rep: Report) -> None:
+    """Append an accepted report to the events stream (raises redis errors)."""
+    svc.r.xadd(svc.keys.events_stream(), report_fields(rep))
+
+
+def ht_bucket(seconds: float) -> int:
+    """Return the handling-time histogram bucket of a duration."""
+    return max(0, round(math.log(max(seconds, 60.0) / 60.0, HT_BASE)))
+
+
+def ht_value(bucket: int) -> float:
+    """Return the representative duration in seconds of a histogram bucket."""
+    return 60.0 * HT_BASE ** bucket
+
+
+class CaseStore:
+    """Reads and conditional writes of cases; every index follows from the case's state."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc, self.r, self.keys = svc, svc.r, svc.keys
+        self._cas = svc.r.register_script(CAS_LUA)
+        self._anchor = [svc.keys.cases_all()]  # routes the script to the {cases} slot
+
+    # ---- reads --------------------------------------------------------------------
+    def get(self, case_id: str) -> Case | None:
+        """Return one case, None if unknown."""
+        raw = self.r.hgetall(self.keys.case(case_id))
+        return from_hash(raw) if raw else None
+
+    def get_many(self, ids: Iterable[str]) -> list[Case | None]:
+        """Return cases in one round trip, None for unknown ids."""
+        pipe = self.r.pipeline(transaction=False)
+        for i in ids:
+            pipe.hgetall(self.keys.case(i))
+        return [from_hash(raw) if raw else None for raw in pipe.execute()]
+
+    def history(self, case_id: str) -> list[dict]:
+        """Return a case's history, oldest first."""
+        return [orjson.loads(x) for x in self.r.lrange(self.keys.case_history(case_id), 0, -1)]
+
+    # ---- index maintenance ----------------------------------------------------------
+    def memberships(self, c: Case) -> tuple[dict[str, float], dict[tuple[str, str], int],
+                                            str | None]:
+        """Return the zsets (key -> score), counters ((hash, field) -> 1) and GEO set of a case."""
+        k = self.keys
+        z = {k.cases_all(): c.reported_at}
+        counts: dict[tuple[str, str], int] = {}
+        geo = None
+        if c.state in OPEN:
+            z[k.cases_open()] = c.deadline
+            z[k.cases_queue(c.dept)] = c.deadline
+            counts[(k.cases_count("dept"), c.dept)] = 1
+            counts[(k.cases_count("grid"), c.grid)] = 1
+            geo = k.cases_geo(c.item)
+            if c.state in UNHANDLED:
+                z[k.cases_due()] = c.deadline
+                if c.overdue:
+                    counts[(k.cases_count("dept.overdue"), c.dept)] = 1
+        nxt = reminders.next_at(c, self.svc.settings)
+        if nxt is not None:
+            z[k.cases_remind()] = nxt
+        return z, counts, geo
+
+    def index_ops(self, before: Case | None, after: Case) -> list[Op]:
+        """Return the index operations that move a case from `before` to `after`."""
+        zb, cb, gb = self.memberships(before) if before else ({}, {}, None)
+        za, ca, ga = self.memberships(after)
+        cid = after.id
+        ops: list[Op] = [("ZREM", key, cid) for key in zb.keys() - za.keys()]
+        ops += [("ZADD", key, _num(s), cid) for key, s in za.items() if zb.get(key) != s]
+        for key in cb.keys() | ca.keys():
+            d = ca.get(key, 0) - cb.get(key, 0)
+            if d:
+                ops.append(("HINCRBY", key[0], key[1], d))
+        if gb and gb != ga:
+            ops.append(("ZREM", gb, cid))
+        if ga and ga != gb:
+            ops.append(("GEOADD", ga, f"{after.lon:.7f}", f"{after.lat:.7f}", cid))
+        return ops
+
+    def stats_ops(self, at: float, counts: dict[str, int]) -> list[Op]:
+        """Return HINCRBYs of day and month counters (fields like 'ot:<dept>') at a time."""
+        day = self.svc.days.day(at)
+        ops: list[Op] = []
+        for key in (self.keys.cases_stats(day), self.keys.cases_stats(day[:6])):
+            ops += [("HINCRBY", key, f, n) for f, n in counts.items() if n]
+        return ops
+
+    def event_ops(self, before: Case | None, after: Case, steps: list[Step]) -> list[Op]:
+        """Return the counters that transitions feed: on time or late, evaluation at close."""
+        ops: list[Op] = []
+        for st in steps:
+            if st.action == "handle":
+                counts = {f"hd:{after.dept}": 1}
+                if not after.overdue:
+                    counts[f"ot:{after.dept}"] = 1
+                elif not (before and before.overdue):  # late, and the engine had not counted it
+                    counts[f"lt:{after.dept}"] = 1
+                ops += self.stats_ops(st.at, counts)
+                month = self.svc.days.day(st.at)[:6]
+                bucket = ht_bucket(after.handled_at - after.dispatched_at)
+                ops.append(("HINCRBY", self.keys.cases_handle_times(month),
+                            f"{after.dept}:{bucket}", 1))
+            elif st.action == "overdue":
+                ops += self.stats_ops(after.deadline, {f"lt:{after.dept}": 1})
+            elif st.action == "return":
+                ops += self.stats_ops(st.at, {f"rt:{before.dept if before else ''}": 1})
+            elif st.action == "close":
+                ok = int(on_time(after))
+                ops += self.stats_ops(st.at, {
+                    f"cl:{after.dept}": 1, f"clot:{after.dept}": ok,
+                    f"cl:s:{after.street}": 1, f"clot:s:{after.street}": ok,
+                    f"cl:w:{after.worker}": 1, f"clot:w:{after.worker}": ok})
+        return ops
+
+    def write_ops(self, before: Case | None, after: Case, steps: list[Step],
+                  extra: list[Op] = ()) -> list[Op]:
+        """Return every operation of one case write: fields, history, indexes, counters."""
+        ops: list[Op] = []
+        fields = to_hash(after, before)
+        if fields:
+            ops.append(("HSET", self.keys.case(after.id), *_flat(fields)))
+        if steps:
+            ops.append(("RPUSH", self.keys.case_history(after.id),
+                        *[orjson.dumps(s.as_dict()) for s in steps]))
+        ops += self.index_ops(before, after)
+        ops += self.event_ops(before, after, steps)
+        ops += list(extra)
+        return ops
+
+    # ---- conditional writes -----------------------------------------------------------
+    def apply(self, groups: list[tuple[Case | None, Case, list[Op]]]) -> list[bool]:
+        """Apply (before, after, ops) groups, each only if its case is still `before`."""
+        out: list[bool] = []
+        for start in range(0, len(groups), CHUNK):
+            argv: list[object] = [0]
+            part = groups[start:start + CHUNK]
+            for before, after, ops in part:
+                argv += [self.keys.case(after.id), "" if before is None else str(before.rv),
+                         len(ops)]
+                for op in ops:
+                    argv.append(len(op))
+                    argv.extend(op)
+            argv[0] = len(part)
+            out += [bool(x) for x in self._cas(keys=self._anchor, args=argv)]
+        return out
+
+    def act(self, case_id: str, action: str, actor: str, *, note: str = "", dept: str = "",
+            allow: Callable[[Case], bool] | None = None) -> Case:
+        """Apply one lifecycle action to a case now, retrying if another writer got there first.
+
+        Raises KeyError for an unknown case (or one `allow` rejects: not yours is not found),
+        IllegalTransition when the state or the input forbids the action.
+        """
+        for _attempt in range(8):
+            before = self.get(case_id)
+            if before is None or (allow is not None and not allow(before)):
+                raise KeyError(case_id)
+            now = self.svc.clock.now()
+            dl = 0.0
+            if dept and action in ("return", "redispatch", "unlink"):
+                if self.svc.district.department(dept) is None:
+                    raise IllegalTransition(f"unknown department {dept!r}")
+                item = catalog_for(self.svc).item(before.item)
+                dl = deadline(item.limit(before.urgency), now, self.svc.days.tz) if item else 0.0
+            after, step = transition(before, action, actor, now, note=note[:MAX_TEXT],
+                                     dept=dept, deadline=dl)
+            if self.apply([(before, after, self.write_ops(before, after, [step]))])[0]:
+                self.publish([{"ev": "case", "m": marker(self.svc, after)}])
+                return after
+        raise RuntimeError(f"case {case_id} kept changing under us")
+
+    def publish(self, events: list[dict]) -> None:
+        """Publish case deltas to the web tier (best effort: the wall also refreshes)."""
+        if events:
+            self.r.publish(self.keys.channel("cases"), orjson.dumps({"events": events}))
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+def _flat(fields: dict[str, str]) -> list[str]:
+    out: list[str] = []
+    for k, v in fields.items():
+        out += [k, v]
+    return out
+
+
+class CaseHandler:
+    """Consumer-side handler of the events stream: reports -> dispatched or linked cases."""
+
+    name = "events"
+
+    def __init__(self, svc: Services) -> None:
+        self.svc, self.r, self.keys, self.s = svc, svc.r, svc.keys, svc.settings
+        self.catalog: Catalog = catalog_for(svc)
+        self.store = CaseStore(svc)
+        self.tz = svc.days.tz
+
+    def streams(self) -> list[str]:
+        """Return the events stream."""
+        return [self.keys.events_stream()]
+
+    def handle(self, entries: list[Entry]) -> list[Failure]:
+        """Dispatch a batch of reports idempotently; dead-letter what cannot become a case."""
+        failures: list[Failure] = []
+        reports: list[tuple[bytes, Report]] = []
+        for eid, fields in entries:
+            try:
+                rep = report_from_fields(fields)
+            except InvalidInput as exc:
+                failures.append(Failure(eid, str(exc)))
+                continue
+            if self.catalog.item(rep.item) is None:
+                failures.append(Failure(eid, f"unknown service_code: {rep.item[:40]}"))
+            elif self.svc.district.worker(rep.worker) is None:
+                failures.append(Failure(eid, f"unknown worker: {rep.worker[:64]}"))
+            else:
+                reports.append((eid, rep))
+        if not reports:
+            return failures
+        where = self.svc.locator.locate_many(np.array([r.lon for _, r in reports]),
+                                             np.array([r.lat for _, r in reports]))
+        located = []
+        for (eid, rep), gi in zip(reports, where, strict=True):
+            if gi < 0:
+                failures.append(Failure(eid, "outside district: the location is in no grid"))
+            else:
+                located.append((eid, rep, self.svc.locator.place(int(gi))))
+        self._dispatch(located, failures)
+        return failures
+
+    def _dispatch(self, located: list, failures: list[Failure]) -> None:
+        now = self.svc.clock.now()
+        exists, near, gps = self._lookup(located)
+        targets = self._candidates(near)
+        batch: dict[str, list[tuple[str, float, float, float]]] = {}
+        groups, events = [], []
+        for (eid, rep, place), done, cands in zip(located, exists, near, strict=True):
+            if done:
+                continue  # redelivered: the case was written before
+            target = self._duplicate_of(rep, cands, targets, batch.get(rep.item, []))
+            item = self.catalog.item(rep.item)
+            og, op = self._gps_context(rep, gps.get(rep.worker))
+            base = dict(id=rep.id, item=rep.item, urgency=urgency_of(item, rep.urgency),
+                        lat=rep.lat, lon=rep.lon, grid=place.grid, station=place.station,
+                        street=place.street, worker=rep.worker, reported_at=rep.at,
+                        updated_at=now, description=rep.description[:MAX_TEXT],
+                        media_url=rep.media_url[:500], attrs=rep.attrs[:MAX_TEXT],
+                        in_own_grid=og, on_patrol=op, rv=1)
+            steps = [Step("report", "", "reported", rep.worker, rep.at)]
+            if target:
+                case = Case(state="linked", dept="", linked_to=target, **base)
+                steps.append(Step("link", "reported", "linked", "system", now, target))
+                extra = [("HINCRBY", self.keys.case(target), "ln", 1),
+                         ("RPUSH", self.keys.case_history(target), orjson.dumps(
+                             Step("linked", "", "", "system", now, rep.id).as_dict()))]
+                extra += self.store.stats_ops(rep.at, {"rep": 1, "lnk": 1})
+            else:
+                try:
+                    dept = route(item, place, self.svc.district)
+                except RoutingError as exc:
+                    failures.append(Failure(eid, f"unroutable: {exc}"))
+                    continue
+                dl = deadline(item.limit(base["urgency"]), now, self.tz)
+                case = Case(state="dispatched", dept=dept, dispatched_at=now, deadline=dl, **base)
+                steps.append(Step("dispatch", "reported", "dispatched", "system", now, "", dept))
+                extra = self.store.stats_ops(rep.at, {"rep": 1, "new": 1})
+                batch.setdefault(rep.item, []).append((rep.id, rep.lat, rep.lon, rep.at))
+            groups.append((None, case, self.store.write_ops(None, case, steps, extra)))
+            events.append({"ev": "case", "m": marker(self.svc, case)} if not target else None)
+        applied = self.store.apply(groups)
+        self.store.publish([e for e, ok in zip(events, applied, strict=True) if ok and e])
+
+    def _lookup(self, located: list) -> tuple[list[int], list[list[bytes]], dict]:
+        """Return, per report, whether its case exists and the open cases of its item nearby,
+        and the GPS state of the reporting workers: two pipelines, one round trip each."""
+        pipe = self.r.pipeline(transaction=False)
+        for _, rep, _ in located:
+            pipe.exists(self.keys.case(rep.id))
+            pipe.execute_command("GEOSEARCH", self.keys.cases_geo(rep.item), "FROMLONLAT",
+                                 f"{rep.lon:.7f}", f"{rep.lat:.7f}", "BYRADIUS",
+                                 self.s.case_dup_radius_m, "m", "ASC", "COUNT", 5)
+        res = pipe.execute()
+        workers = sorted({rep.worker for _, rep, _ in located})
+        by_shard: dict[int, list[str]] = {}
+        for w in workers:
+            by_shard.setdefault(self.keys.gps_shard(w), []).append(w)
+        pipe = self.r.pipeline(transaction=False)
+        for shard, names in by_shard.items():
+            pipe.hmget(self.keys.gps_last(shard), names)
+        gps: dict[str, WorkerState] = {}
+        for names, vals in zip(by_shard.values(), pipe.execute(), strict=True):
+            gps.update({w: WorkerState.unpack(v) for w, v in zip(names, vals, strict=True) if v})
+        return res[0::2], res[1::2], gps
+
+    def _candidates(self, near: list[list[bytes]]) -> dict[str, tuple[float, str]]:
+        """Return reported time and state of every nearby open case found."""
+        ids = sorted({c.decode() for cands in near for c in cands})
+        if not ids:
+            return {}
+        pipe = self.r.pipeline(transaction=False)
+        for i in ids:
+            pipe.hmget(self.keys.case(i), "at", "s")
+        out = {}
+        for i, (at, st) in zip(ids, pipe.execute(), strict=True):
+            if at is not None:
+                out[i] = (float(at), st.decode())
+        return out
+
+    def _duplicate_of(self, rep: Report, cands: list[bytes], known: dict,
+                      fresh: list[tuple[str, float, float, float]]) -> str:
+        """Return the open case of the same item nearby and recent that rep duplicates, or ''."""
+        window = self.s.case_dup_window_s
+        for c in cands:
+            at, state = known.get(c.decode(), (0.0, ""))
+            if state in OPEN and rep.at - window <= at <= rep.at + window and c.decode() != rep.id:
+                return c.decode()
+        for cid, lat, lon, at in fresh:  # reports of this batch already made cases
+            if abs(rep.at - at) <= window and haversine_m(lat, lon, rep.lat, rep.lon) <= (
+                    self.s.case_dup_radius_m):
+                return cid
+        return ""
+
+    def _gps_context(self, rep: Report, st: WorkerState | None) -> tuple[int, int]:
+        """Return (inside own grid, on patrol) of the reporter at report time: 1, 0 or -1."""
+        if st is None:
+            return -1, 0
+        if abs(rep.at - st.ts) > self.s.offline_after_s or st.status == OFFLINE:
+            return -1, 0
+        own = self.svc.district.worker(rep.worker).grid
+        return int(st.grid == own), 1
+
+
+def parse_attrs(raw: dict[str, str]) -> str:
+    """Return the JSON of Open311 attribute[...] values (empty string when none)."""
+    return json.dumps(raw, ensure_ascii=False, sort_keys=True) if raw else ""
