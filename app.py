@@ -39,6 +39,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     catalog_for(svc)  # a malformed patrol item catalog fails here, at start-up
     server.register_blueprint(open311.bp)
     server.register_blueprint(case_api.bp)
+    from dashboard import exchange_api, exchange_queries
+    from streams import calls_ingest
+
+    exchange_queries.registry(svc)  # malformed exchange registry files fail here, at start-up
+    server.register_blueprint(calls_ingest.bp)
+    server.register_blueprint(exchange_api.bp)
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[],
                         message_queue=None, logger=False, engineio_logger=False)
     relay = Relay(svc, socketio)
@@ -51,7 +57,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         from dashboard import queries
 
         join_room(WALL_ROOM)
-        socketio.emit("gps", queries.map_snapshot(svc), to=request.sid)
+        snap = (relay.mirror.snapshot(svc.clock.now()) if relay.connected
+                else queries.map_snapshot(svc))
+        socketio.emit("gps", snap, to=request.sid)
         for event, payload in relay.cached():
             socketio.emit(event, payload, to=request.sid)
 

@@ -74,7 +74,7 @@
   function styleOf(c) {
     var late = UNHANDLED[c.s] && c.dl && c.dl < now();
     var ring = late ? "#ff2d55" : c.s === "accepted" ? "#e6edf7" : c.s === "handled" || c.s === "verified" ? "#22c55e" : "#0b1220";
-    return { radius: late ? 10 : 8, color: ring, weight: late ? 3 : 2, fillColor: URGENCY[c.u] || "#f59e0b",
+    return { radius: late ? 8 : 6, color: ring, weight: late ? 2.5 : 1.5, fillColor: URGENCY[c.u] || "#f59e0b",
              fillOpacity: c.s === "handled" || c.s === "verified" ? 0.45 : 0.95 };
   }
 

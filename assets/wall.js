@@ -1,4 +1,4 @@
-/* Gridwall wall client: socket.io push -> Leaflet canvas markers, KPI tiles and panel stores.
+/* Gridwall wall client: socket.io push -> canvas dots on the Leaflet maps, KPI tiles and panel stores.
  * Nothing here polls: every update arrives as a socket.io event. */
 (function () {
   "use strict";
@@ -59,21 +59,40 @@
   gw.serverNow = serverNow;
   function offlineAfter() { return (gw.config && gw.config.offlineAfter) || 300; }
 
-  /* Every wall map (one per street group) gets its own panes, canvas renderer and markers. */
+  /* Every wall map (one per street group) gets one canvas layer drawing all workers. */
   gw.state.views = {};
+  gw.state.list = [];   // drawn points: {id, lat, lon, x0, y0, color, big}
+  gw.state.index = {};  // id -> index in list
 
   function makeView(id, map) {
-    if (!map.getPane("gw-trails")) {
-      map.createPane("gw-trails").style.zIndex = 440;
-      map.createPane("gw-workers").style.zIndex = 450;
-    }
-    var v = { map: map, markers: {}, trailLines: {},
-              renderer: window.L.canvas({ padding: 0.2, pane: "gw-workers" }),
-              trailRenderer: window.L.canvas({ padding: 0.2, pane: "gw-trails" }) };
-    v.trailLayer = window.L.layerGroup().addTo(map);
-    v.layer = window.L.layerGroup().addTo(map);
+    if (!map.getPane("gw-workers")) { map.createPane("gw-workers").style.zIndex = 450; }
+    var layer = gw.makeDotsLayer({
+      pane: "gw-workers",
+      points: function () { return gw.state.list; },
+      trails: trailsFor,
+      label: function (p) { return tooltip(p.id); },
+      onClick: function (p) {
+        document.dispatchEvent(new CustomEvent("gw-worker-click", { detail: { id: p.id } }));
+      },
+    });
+    layer.addTo(map);
+    var v = { map: map, layer: layer };
     gw.state.views[id] = v;
     return v;
+  }
+
+  /* Trails only where they can be seen: few patrolling workers, or zoomed in. */
+  function trailsFor(zoom) {
+    var out = [], list = gw.state.list, patrolling = 0;
+    for (var i = 0; i < list.length; i++) { if (list[i].status === "patrolling") { patrolling++; } }
+    if (patrolling > 3000 && zoom < 15) { return out; }
+    for (var j = 0; j < list.length; j++) {
+      var p = list[j];
+      if (p.status === "patrolling" && gw.state.trails[p.id] && gw.state.trails[p.id].length > 1) {
+        out.push(gw.state.trails[p.id].map(function (ll) { return gw.project0(ll[0], ll[1]); }));
+      }
+    }
+    return out;
   }
 
   function statusOf(w) {
@@ -88,48 +107,28 @@
     return name + (grid ? " · " + grid : "");
   }
 
-  function drawIn(v, id, w, status) {
-    var m = v.markers[id];
-    var style = { radius: status === "patrolling" ? 7 : 6, color: "#0b1220", weight: 1.5,
-                  fillColor: COLORS[status], fillOpacity: 0.95, renderer: v.renderer };
-    if (!m) {
-      m = window.L.circleMarker([w.lat, w.lon], style);
-      m.bindTooltip(function () { return escapeText(tooltip(id)); });
-      m.on("click", function () { document.dispatchEvent(new CustomEvent("gw-worker-click", { detail: { id: id } })); });
-      m.addTo(v.layer);
-      v.markers[id] = m;
-    } else {
-      m.setLatLng([w.lat, w.lon]);
-      if (m.gwStatus !== status) { m.setStyle(style); }
-    }
-    m.gwStatus = status;
-    var t = gw.state.trails[id];
-    var line = v.trailLines[id];
-    if (status === "patrolling" && t && t.length > 1) {
-      if (!line) {
-        line = window.L.polyline(t, { color: "#22c55e", weight: 2.5, opacity: 0.5,
-                                      renderer: v.trailRenderer, interactive: false });
-        line.addTo(v.trailLayer);
-        v.trailLines[id] = line;
-      } else {
-        line.setLatLngs(t);
-      }
-    } else if (line && status !== "patrolling") {
-      v.trailLayer.removeLayer(line);
-      delete v.trailLines[id];
-    }
-  }
-
   function drawWorker(id, w) {
     var status = statusOf(w);
     if (status === "patrolling") { extendTrail(id, w); }
-    for (var vid in gw.state.views) { drawIn(gw.state.views[vid], id, w, status); }
+    var i = gw.state.index[id];
+    var xy = gw.project0(w.lat, w.lon);
+    var p = { id: id, lat: w.lat, lon: w.lon, x0: xy[0], y0: xy[1], status: status,
+              color: COLORS[status], big: status === "patrolling" };
+    if (i === undefined) { gw.state.index[id] = gw.state.list.length; gw.state.list.push(p); }
+    else { gw.state.list[i] = p; }
     gw.state.statuses[id] = status;
   }
+  function redrawAll() { for (var vid in gw.state.views) { gw.state.views[vid].layer.redraw(); } }
   gw.state.statuses = {};
-  gw.markerOf = function (id) {
-    for (var vid in gw.state.views) { if (gw.state.views[vid].markers[id]) { return gw.state.views[vid].markers[id]; } }
-    return null;
+  /* For tests and the drill-down: where a worker is drawn now, or null. */
+  gw.positionOf = function (id) {
+    var i = gw.state.index[id];
+    return i === undefined ? null : [gw.state.list[i].lat, gw.state.list[i].lon];
+  };
+  gw.drawnCount = function () {
+    var n = 0;
+    for (var vid in gw.state.views) { n += gw.state.views[vid].layer.drawn || 0; }
+    return n;
   };
 
   function extendTrail(id, w) {
@@ -137,12 +136,6 @@
     var last = t[t.length - 1];
     if (!last || last[0] !== w.lat || last[1] !== w.lon) { t.push([w.lat, w.lon]); }
     if (t.length > 80) { t.shift(); }
-  }
-
-  function escapeText(s) {
-    var d = document.createElement("div");
-    d.textContent = String(s);
-    return d.innerHTML;
   }
 
   gw.applyGps = function (msg) {
@@ -153,16 +146,18 @@
       gw.state.workers[ids[i]] = w;
       drawWorker(ids[i], w);
     }
+    redrawAll();
     gw.lastGps = { n: ids.length, at: Date.now() };
     document.dispatchEvent(new CustomEvent("gw-gps", { detail: { n: ids.length } }));
   };
 
   /* Workers silent too long turn grey without any message: re-check every few seconds. */
   function refreshOffline() {
-    var ws = gw.state.workers;
+    var ws = gw.state.workers, changed = false;
     for (var id in ws) {
-      if (gw.state.statuses[id] !== statusOf(ws[id])) { drawWorker(id, ws[id]); }
+      if (gw.state.statuses[id] !== statusOf(ws[id])) { drawWorker(id, ws[id]); changed = true; }
     }
+    if (changed) { redrawAll(); }
   }
 
   function fmt(n, digits) {
@@ -220,9 +215,37 @@
   }
   window.addEventListener("resize", function () { for (var id in gw.state.views) { fit(id); } });
 
+  /* The basemap (grid, station and street outlines) comes once, as plain GeoJSON. */
+  var basemap = null, basemapWaiting = [];
+  function loadBasemap() {
+    fetch("/api/v1/wall/basemap").then(function (r) { return r.json(); }).then(function (j) {
+      basemap = j;
+      basemapWaiting.splice(0).forEach(function (map) { drawBasemap(map); });
+    }).catch(function () { setTimeout(loadBasemap, 3000); });
+  }
+  function drawBasemap(map) {
+    if (!basemap) { basemapWaiting.push(map); return; }
+    if (map.__gwBasemap) { return; }
+    map.__gwBasemap = true;
+    var L = window.L, r = L.canvas({ padding: 0.3 });
+    if (basemap.grids) {
+      L.geoJSON(basemap.grids, { renderer: r, interactive: false, style: function (f) {
+        return { color: "#3b5b80", weight: 1, fillColor: f.properties.fill, fillOpacity: 0.85 };
+      } }).addTo(map);
+    }
+    if (basemap.stations) {
+      L.geoJSON(basemap.stations, { renderer: r, interactive: false,
+        style: { color: "#5b8bd0", weight: 2, fill: false } }).addTo(map);
+    }
+    L.geoJSON(basemap.streets, { renderer: r, interactive: false,
+      style: { color: "#9cc6ff", weight: 4, fill: false } }).addTo(map);
+  }
+  gw.drawBasemap = drawBasemap;
+
   function loadTrails() {
     fetch("/api/v1/wall/trails").then(function (r) { return r.json(); }).then(function (j) {
       for (var id in j) { gw.state.trails[id] = j[id]; }
+      redrawAll();
     }).catch(function () {});
   }
 
@@ -252,17 +275,18 @@
     var map = e.detail.map;
     map.whenReady(function () {
       setTimeout(function () {
+        drawBasemap(map);
         var v = makeView(id, map);
         fit(id);
         map.on("unload", function () { if (gw.state.views[id] === v) { delete gw.state.views[id]; } });
-        var ws = gw.state.workers;
-        for (var wid in ws) { drawIn(v, wid, ws[wid], statusOf(ws[wid])); }
+        v.layer.redraw();
       }, 0);
     });
   });
 
   function start() {
     loadConfig();
+    loadBasemap();
     loadRoster();
     loadTrails();
     connect();

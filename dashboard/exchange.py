@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -62,6 +63,18 @@ class Approval:
     def valid_at(self, ts: float) -> bool:
         """Tell whether the approval covers a call at ts."""
         return self.since <= ts and (self.until is None or ts < self.until)
+
+    def to_json(self) -> str:
+        """Return the JSON an approval granted through the API is stored as."""
+        return json.dumps({"catalog": self.catalog, "unit": self.unit, "since": self.since,
+                           "until": self.until, "by": self.by}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Approval:
+        """Return the approval stored as JSON."""
+        d = json.loads(raw)
+        return cls(d["catalog"], d["unit"], float(d["since"]),
+                   None if d.get("until") is None else float(d["until"]), d.get("by", ""))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from dashboard.exchange import SHARING, Registry, load_registry
+from dashboard.exchange import SHARING, Approval, Registry, load_registry
 from dashboard.i18n import t
 from dashboard.services import Services
 
@@ -20,6 +20,11 @@ def registry(svc: Services) -> Registry:
         reg = load_registry(svc.settings.district, svc.district, svc.settings.tz)
         svc.extra["exchange.registry"] = reg
     return reg
+
+
+def granted_approvals(svc: Services) -> list[Approval]:
+    """Return the approvals granted through the API."""
+    return [Approval.from_json(v) for v in svc.r.hvals(svc.keys.exchange_approvals())]
 
 
 def _ints(raw: dict) -> Counter:
@@ -106,19 +111,25 @@ def curve(svc: Services, minutes: int = CURVE_MINUTES) -> dict:
             "n": [int(n or 0) for n, _ in rows], "e": [int(e or 0) for _, e in rows]}
 
 
+def curve_panel(svc: Services) -> dict:
+    """Return the live curve's figure."""
+    from dashboard.exchange_figures import call_curve
+
+    return call_curve(curve(svc), svc.settings.tz, svc.settings.lang)
+
+
 def interface_ranking(svc: Services) -> list[dict]:
-    """Return every interface by calls ever: calls today, error rate and p95 latency (window)."""
-    reg, lang, s = registry(svc), svc.settings.lang, svc.settings
+    """Return every interface by calls ever, with today's calls, error rate and p95 latency."""
+    reg, lang = registry(svc), svc.settings.lang
     all_, day = ever(svc, "i"), today(svc, "i")
-    win, hist = window(svc, "i", s.exchange_alert_window_s), latency_histograms(
-        window(svc, "l", s.exchange_alert_window_s))
+    hist = latency_histograms(today(svc, "l"))
     rows = []
     for code in reg.interfaces:
-        calls = win[code]
+        calls = day[code]
         p95 = percentile(hist.get(code, {}), 0.95)
         rows.append({"code": code, "name": reg.interface_name(code, lang), "calls": all_[code],
-                     "today": day[code], "window_calls": calls,
-                     "error_rate": round(win[code + ":e"] / calls, 4) if calls else None,
+                     "today": calls,
+                     "error_rate": round(day[code + ":e"] / calls, 4) if calls else None,
                      "p95_ms": None if p95 is None else round(p95)})
     return sorted(rows, key=lambda r: (-r["calls"], r["code"]))
 

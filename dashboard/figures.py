@@ -37,6 +37,28 @@ def grid_layers(district: District) -> list[dict]:
     return layers
 
 
+MAX_POLYGONS = 2500  # more outlines than this clutter the wall and slow the browser
+
+
+def wall_basemap(district: District) -> dict:
+    """Return the wall's basemap: grids (filled per street), stations and streets as GeoJSON.
+
+    Grids or stations are left out (None) when a city has more than MAX_POLYGONS of them.
+    """
+    grids = None
+    if len(district.grids) <= MAX_POLYGONS:
+        feats = []
+        for layer in grid_layers(district):
+            for f in layer["data"]["features"]:
+                f["properties"]["fill"] = layer["style"]["fillColor"]
+                feats.append(f)
+        grids = {"type": "FeatureCollection", "features": feats}
+    stations = (boundaries_geojson(district, "station")
+                if len(district.stations) <= MAX_POLYGONS else None)
+    return {"grids": grids, "stations": stations,
+            "streets": boundaries_geojson(district, "street")}
+
+
 def boundary_layer(district: District, level: str) -> dict:
     """Return the station or street boundaries as GeoJSON, to draw stronger than grids."""
     return boundaries_geojson(district, level)

@@ -227,6 +227,10 @@ class Keys:
         """Return the lock (and rate limit) of a periodic people job."""
         return f"{self._people()}:lock:{job}"
 
+    def people_jobs(self) -> str:
+        """Return the hash of one-off job marks ('final.<day>' -> Unix s it ran)."""
+        return f"{self._people()}:jobs"
+
     # ---- exchange (issue 4: data-sharing exchange monitor) ----------------------------
     # One {calls} tag: a Lua script checks a batch of calls is still pending, counts it into
     # every bucket, keeps its violations and XACKs it, atomically (no double count).

@@ -11,6 +11,7 @@ import orjson
 import redis
 from flask_socketio import SocketIO
 
+from dashboard.mirror import GpsMirror
 from dashboard.services import Services
 
 log = logging.getLogger("gridwall.push")
@@ -41,6 +42,7 @@ class Relay:
         self._lock = threading.Lock()
         self.stop = threading.Event()
         self.connected = False
+        self.mirror = GpsMirror()
 
     def every(self, event: str, interval_s: float, producer: Producer) -> None:
         """Push producer(svc) as `event` every interval_s seconds (and to each new client)."""
@@ -65,9 +67,12 @@ class Relay:
             try:
                 ps = self.svc.r.pubsub(ignore_subscribe_messages=True)
                 ps.psubscribe(self.svc.keys.channel("*"))
+                self.mirror.load(self.svc)  # after subscribing, so no delta falls in between
                 self.connected, backoff = True, 0.2
                 prefix = len(self.svc.keys.channel(""))
                 while not self.stop.is_set():
+                    if self.mirror.stale():
+                        self.mirror.load(self.svc)
                     msg = ps.get_message(timeout=1.0)
                     if msg and msg["type"] == "pmessage":
                         self._dispatch(msg["channel"][prefix:].decode(), msg["data"])
@@ -85,6 +90,7 @@ class Relay:
     def _dispatch(self, topic: str, data: bytes) -> None:
         payload = orjson.loads(data)
         if topic == "gps":
+            self.mirror.apply(payload)
             with self._lock:
                 for i, wid in enumerate(payload["ids"]):
                     self._gps[wid] = (

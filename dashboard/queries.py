@@ -208,10 +208,14 @@ def patrol_trails(svc: Services, max_points: int = 60) -> dict[str, list[list[fl
     return out
 
 
-def street_status(svc: Services) -> list[dict]:
-    """Return per street: name, workers total, online, patrolling, outside."""
+def street_status(svc: Services, limit: int = 8, states: dict | None = None) -> list[dict]:
+    """Return per street: name, workers total, online, patrolling, outside.
+
+    A city has more streets than a panel can show: beyond `limit`, the streets with the
+    lowest share of workers online come first (what needs attention).
+    """
     now = svc.clock.now()
-    states = worker_states(svc)
+    states = worker_states(svc) if states is None else states
     rows = {
         s.code: {
             "code": s.code,
@@ -231,7 +235,10 @@ def street_status(svc: Services) -> list[dict]:
         row["online"] += code != OFFLINE
         row["patrolling"] += code == 1
         row["outside"] += code == 3
-    return list(rows.values())
+    out = [r for r in rows.values() if r["total"]]
+    if len(out) > limit:
+        out = sorted(out, key=lambda r: r["online"] / r["total"])[:limit]
+    return out
 
 
 def rejections(svc: Services) -> dict:

@@ -7,7 +7,7 @@ import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, html
 from flask import current_app
 
-from dashboard.figures import STATUS_COLORS, boundary_layer, grid_layers, wall_map_groups
+from dashboard.figures import STATUS_COLORS, wall_map_groups
 from dashboard.i18n import t
 from layouts._cases import case_kpis, case_legend, case_panels
 from layouts._widgets import header, kpi, legend, panel
@@ -16,17 +16,13 @@ dash.register_page(__name__, path="/", title="Gridwall 运行指挥中心", name
 
 
 def _layers(svc) -> list:
-    d, s = svc.district, svc.settings
-    children = []
-    if s.tile_url:
-        children.append(dl.TileLayer(url=s.tile_url, opacity=0.35))
-    for layer in grid_layers(d):
-        children.append(dl.GeoJSON(data=layer["data"], style=layer["style"]))
-    children.append(dl.GeoJSON(data=boundary_layer(d, "station"),
-                               style={"color": "#5b8bd0", "weight": 2, "fill": False}))
-    children.append(dl.GeoJSON(data=boundary_layer(d, "street"),
-                               style={"color": "#9cc6ff", "weight": 4, "fill": False}))
-    return children
+    """Return the map's Dash children: only an optional tile layer.
+
+    The grid basemap is fetched once by assets/wall.js from /api/v1/wall/basemap and drawn
+    straight into Leaflet, so Dash never walks thousands of polygons in its props.
+    """
+    url = svc.settings.tile_url
+    return [dl.TileLayer(url=url, opacity=0.35)] if url else []
 
 
 def _map(svc, group: dict, lang: str) -> html.Div:

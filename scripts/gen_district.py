@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gen_catalog import write_patrol_items
 from gen_exchange import write_exchange
 
 SEED = 20190121  # the pilot's start date
@@ -369,6 +370,7 @@ WRITERS: list[Callable[[Path, Context], None]] = [
     write_workers,
     write_departments,
     write_exchange,
+    write_patrol_items,
 ]
 
 

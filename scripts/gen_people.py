@@ -120,9 +120,9 @@ def _household(p: People, grid: str, hh: str, address: str) -> None:
     sur = p.surname()
     members: list[tuple[str, float, bool, str]] = []  # relation, age, female, surname
     if kind == "elder_alone":
-        members.append(("户主", 60 + rng.gamma(2.0, 6.0), rng.random() < 0.65, sur))
+        members.append(("户主", min(60 + rng.gamma(2.0, 6.0), 101.0), rng.random() < 0.65, sur))
     elif kind == "elder_couple":
-        a = 60 + rng.gamma(2.0, 5.5)
+        a = min(60 + rng.gamma(2.0, 5.5), 98.0)
         members += [("户主", a, False, sur), ("配偶", max(55.0, a - rng.uniform(-2, 6)), True,
                                                   p.surname())]
     elif kind == "single":
@@ -137,11 +137,11 @@ def _household(p: People, grid: str, hh: str, address: str) -> None:
         if kind != "single_parent":
             members.append(("配偶", max(20.0, a - rng.uniform(-3, 5)), True, p.surname()))
         if kind != "couple":
-            child = max(0.05, a - rng.uniform(23, 36)) if a > 24 else 0.5
-            child = rng.uniform(0.05, min(a - 21, 30)) if rng.random() < 0.5 else child
+            child = rng.uniform(0.0, max(0.5, min(a - 21, 30)))
             members.append(("子女", child, rng.random() < 0.48, sur))
             if kind == "couple_2child":
-                members.append(("子女", max(0.05, child - rng.uniform(1, 8)),
+                younger = child - rng.uniform(1, 8)
+                members.append(("子女", younger if younger > 0 else rng.uniform(0, child),
                                 rng.random() < 0.48, sur))
         if kind == "three_gen":
             g = a + rng.uniform(24, 32)
@@ -184,13 +184,15 @@ def _id_numbers(rng: np.random.Generator, area: str, birth: np.ndarray,
     """Return unique 18-digit ID numbers: area, birth date, sequence (odd = male), check."""
     ymd = pd.DatetimeIndex(birth).strftime("%Y%m%d").to_numpy()
     seq = rng.integers(0, 500, len(birth)) * 2 + np.where(female, 0, 1)
-    while True:
+    for _ in range(100):
         body = np.char.add(np.char.add(area, ymd.astype(str)),
                            np.char.zfill(seq.astype(str), 3))
         dup = pd.Series(body).duplicated().to_numpy()
         if not dup.any():
             break
         seq[dup] = rng.integers(0, 500, int(dup.sum())) * 2 + np.where(female[dup], 0, 1)
+    else:
+        raise ValueError("cannot make ID numbers unique: too many people share a birth date")
     digits = np.frombuffer(body.astype("S17").tobytes(), dtype=np.uint8).reshape(-1, 17) - 48
     check = np.array(list(ID_CHECK))[(digits * ID_WEIGHTS).sum(axis=1) % 11]
     return np.char.add(body, check).astype(object)
@@ -214,15 +216,18 @@ def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _id_expiry(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
     """Return the current ID card's expiry: 10 years if issued under 26, 20 under 46, else none."""
-    issue_age = np.maximum(16.0, age - rng.uniform(0, 20, len(age)))
-    valid = np.where(issue_age < 26, 10.0, 20.0)
-    issue_age = np.maximum(issue_age, age - valid + rng.uniform(0, 0.2, len(age)))
-    expiry_years = issue_age + valid - age  # years from AS_OF, >= 0
-    late = rng.random(len(age)) < 0.01  # not renewed yet
+    issue = np.maximum(16.0, age - rng.uniform(0, 20, len(age)))
+    for _ in range(4):  # a card that ran out was renewed at its expiry
+        valid = np.where(issue < 26, 10.0, 20.0)
+        ran_out = (issue + valid <= age) & (issue < 46)
+        issue = np.where(ran_out, issue + valid, issue)
+    valid = np.where(issue < 26, 10.0, 20.0)
+    expiry_years = issue + valid - age  # years from AS_OF, > 0
+    late = rng.random(len(age)) < 0.01  # ran out and not renewed yet
     expiry_years = np.where(late, -rng.uniform(0, 60, len(age)) / 365.25, expiry_years)
     days = np.round(expiry_years * 365.25).astype("int64")
     out = np.datetime64(AS_OF, "D") + days.astype("timedelta64[D]")
-    return np.where((age >= 16) & (issue_age < 46), out, np.datetime64("NaT"))
+    return np.where((age >= 16) & (issue < 46), out, np.datetime64("NaT"))
 
 
 def generate(district_dir: Path, residents: int = 0, seed: int = SEED) -> pd.DataFrame:
@@ -259,7 +264,8 @@ def generate(district_dir: Path, residents: int = 0, seed: int = SEED) -> pd.Dat
     phone = _phones(rng, n)
     has_phone = (age >= 16) & ((age < 60) | (rng.random(n) < 0.85))
     df.insert(5, "phone", np.where(has_phone, phone, None))
-    df["party_member"] = (age >= 18) & (rng.random(n) < np.where(age >= 60, PARTY_SHARE[1], PARTY_SHARE[0]))
+    party_share = np.where(age >= 60, PARTY_SHARE[1], PARTY_SHARE[0])
+    df["party_member"] = (age >= 18) & (rng.random(n) < party_share)
     df["lease_end"] = pd.to_datetime(df["lease_end"]).to_numpy().astype("datetime64[D]")
     df["id_expiry"] = _id_expiry(rng, age)
     elder_alone = df["living_alone"].to_numpy() & (age >= 60)

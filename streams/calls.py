@@ -16,7 +16,6 @@ l instead (r also ok/error), validated the slow way.
 
 from __future__ import annotations
 
-import json
 import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -133,7 +132,9 @@ def make_call(ts: Any, caller: Any, provider: Any, interface: Any, catalog: Any,
               latency_ms: Any, registry: Registry | None = None) -> Call:
     """Validate raw values and return a Call (provider defaults to the catalog's unit)."""
     cat = _code(catalog, "catalog")
-    if provider in (None, "") and registry is not None and cat in registry.catalogs:
+    if provider in (None, "") and registry is not None:
+        if cat not in registry.catalogs:
+            raise InvalidInput(f"unknown catalog: {cat}")
         provider = registry.catalogs[cat].unit
     return Call(parse_timestamp(ts), _code(caller, "caller"), _code(provider, "provider"),
                 _code(interface, "interface"), cat, _result(result), _latency(latency_ms))
@@ -181,9 +182,7 @@ def approvals_from_redis(raw: Mapping[bytes, bytes]) -> dict[tuple[str, str], tu
     """Return the approvals stored by the API, by (catalog, unit)."""
     out: dict[tuple[str, str], tuple[Approval, ...]] = {}
     for value in raw.values():
-        d = json.loads(value)
-        a = Approval(d["catalog"], d["unit"], float(d["since"]),
-                     None if d.get("until") is None else float(d["until"]), d.get("by", ""))
+        a = Approval.from_json(value)
         out[(a.catalog, a.unit)] = out.get((a.catalog, a.unit), ()) + (a,)
     return out
 
@@ -385,7 +384,7 @@ class CallsHandler:
             if oldest is not None:
                 keep.append(entry_key(oldest.decode() if isinstance(oldest, bytes) else oldest))
         low = min(keep)
-        self.r.xtrim(stream, minid=f"{low[0]}-{low[1]}", approximate=True)
+        self.r.xtrim(stream, minid=f"{low[0]}-{low[1]}", approximate=False)
 
 
 def entry_key(entry_id: bytes | str) -> tuple[int, int]:

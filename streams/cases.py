@@ -46,6 +46,7 @@ from streams.gps_state import OFFLINE, WorkerState
 
 CHUNK = 200  # cases per Lua call (bounds how long one call blocks Redis)
 MAX_TEXT = 2000  # characters of a description or note kept
+EVENTS_MAXLEN = 1_000_000  # reports kept in the events stream (years of a district's reports)
 HT_BASE = 1.25  # handling-time histogram: bucket b holds about 60 * 1.25**b seconds
 
 # Apply groups of operations, each only if its case's version is the expected one
@@ -66,6 +67,58 @@ for g = 1, tonumber(ARGV[1]) do
     i = i + n + 1
   end
   if ok then out[g] = 1 else out[g] = 0 end
+end
+return out
+"""
+
+# Create new cases (the dispatch hot path: one short record per case instead of generic
+# ops).  It writes exactly what write_ops(None, case, steps) would for a 'dispatched' or
+# 'linked' case (tests/test_cases.py compares the two), and nothing for an existing id.
+# ARGV: prefix, n, then per case: id, field count, fields..., history count, entries...,
+# reported_at, deadline, dept, grid, item, lon, lat, remind_at or '', linked target or '',
+# the target's history entry, local day YYYYMMDD.
+CREATE_LUA = """
+local P = ARGV[1]
+local out = {}
+local i = 3
+for c = 1, tonumber(ARGV[2]) do
+  local id, nf = ARGV[i], tonumber(ARGV[i + 1])
+  local key = P .. 'c:' .. id
+  local fields_at = i + 2
+  i = fields_at + 2 * nf
+  local nh = tonumber(ARGV[i])
+  local hist_at = i + 1
+  i = hist_at + nh
+  local at, dl, dept, grid, item = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local lon, lat, remind, target = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  local linkstep, day = ARGV[i + 9], ARGV[i + 10]
+  i = i + 11
+  if redis.call('EXISTS', key) == 1 then
+    out[c] = 0
+  else
+    redis.call('HSET', key, unpack(ARGV, fields_at, fields_at + 2 * nf - 1))
+    redis.call('RPUSH', P .. 'h:' .. id, unpack(ARGV, hist_at, hist_at + nh - 1))
+    redis.call('ZADD', P .. 'all', at, id)
+    local kind = 'new'
+    if target == '' then
+      redis.call('ZADD', P .. 'open', dl, id)
+      redis.call('ZADD', P .. 'q:' .. dept, dl, id)
+      redis.call('ZADD', P .. 'due', dl, id)
+      redis.call('HINCRBY', P .. 'n:dept', dept, 1)
+      redis.call('HINCRBY', P .. 'n:grid', grid, 1)
+      redis.call('GEOADD', P .. 'geo:' .. item, lon, lat, id)
+      if remind ~= '' then redis.call('ZADD', P .. 'remind', remind, id) end
+    else
+      kind = 'lnk'
+      redis.call('HINCRBY', P .. 'c:' .. target, 'ln', 1)
+      redis.call('RPUSH', P .. 'h:' .. target, linkstep)
+    end
+    for _, k in ipairs({P .. 'st:' .. day, P .. 'st:' .. string.sub(day, 1, 6)}) do
+      redis.call('HINCRBY', k, 'rep', 1)
+      redis.call('HINCRBY', k, kind, 1)
+    end
+    out[c] = 1
+  end
 end
 return out
 """
@@ -123,7 +176,8 @@ def new_report_id(svc: Services, now: float) -> str:
 
 def append_report(svc: Services, rep: Report) -> None:
     """Append an accepted report to the events stream (raises redis errors)."""
-    svc.r.xadd(svc.keys.events_stream(), report_fields(rep))
+    svc.r.xadd(svc.keys.events_stream(), report_fields(rep), maxlen=EVENTS_MAXLEN,
+               approximate=True)
 
 
 def ht_bucket(seconds: float) -> int:
@@ -142,6 +196,7 @@ class CaseStore:
     def __init__(self, svc: Services) -> None:
         self.svc, self.r, self.keys = svc, svc.r, svc.keys
         self._cas = svc.r.register_script(CAS_LUA)
+        self._create = svc.r.register_script(CREATE_LUA)
         self._anchor = [svc.keys.cases_all()]  # routes the script to the {cases} slot
 
     # ---- reads --------------------------------------------------------------------
@@ -268,6 +323,26 @@ class CaseStore:
             out += [bool(x) for x in self._cas(keys=self._anchor, args=argv)]
         return out
 
+    def create(self, new: list[tuple[Case, list[Step], Step | None]]) -> list[bool]:
+        """Write new dispatched or linked cases (with the step to add to a linked target);
+        an id that already exists is skipped (False), which makes redelivery harmless."""
+        out: list[bool] = []
+        for start in range(0, len(new), CHUNK):
+            part = new[start:start + CHUNK]
+            argv: list[object] = [self.keys.cases_prefix(), len(part)]
+            for case, steps, link in part:
+                fields = to_hash(case)
+                argv += [case.id, len(fields), *_flat(fields), len(steps),
+                         *[orjson.dumps(st.as_dict()) for st in steps]]
+                nxt = reminders.next_at(case, self.svc.settings)
+                argv += [_num(case.reported_at), _num(case.deadline), case.dept, case.grid,
+                         case.item, f"{case.lon:.7f}", f"{case.lat:.7f}",
+                         "" if nxt is None else _num(nxt), case.linked_to,
+                         orjson.dumps(link.as_dict()) if link else "",
+                         self.svc.days.day(case.reported_at)]
+            out += [bool(x) for x in self._create(keys=self._anchor, args=argv)]
+        return out
+
     def act(self, case_id: str, action: str, actor: str, *, note: str = "", dept: str = "",
             allow: Callable[[Case], bool] | None = None) -> Case:
         """Apply one lifecycle action to a case now, retrying if another writer got there first.
@@ -356,13 +431,11 @@ class CaseHandler:
 
     def _dispatch(self, located: list, failures: list[Failure]) -> None:
         now = self.svc.clock.now()
-        exists, near, gps = self._lookup(located)
+        near, gps = self._lookup(located)
         targets = self._candidates(near)
         batch: dict[str, list[tuple[str, float, float, float]]] = {}
         groups, events = [], []
-        for (eid, rep, place), done, cands in zip(located, exists, near, strict=True):
-            if done:
-                continue  # redelivered: the case was written before
+        for (eid, rep, place), cands in zip(located, near, strict=True):
             target = self._duplicate_of(rep, cands, targets, batch.get(rep.item, []))
             item = self.catalog.item(rep.item)
             og, op = self._gps_context(rep, gps.get(rep.worker))
@@ -373,13 +446,11 @@ class CaseHandler:
                         media_url=rep.media_url[:500], attrs=rep.attrs[:MAX_TEXT],
                         in_own_grid=og, on_patrol=op, rv=1)
             steps = [Step("report", "", "reported", rep.worker, rep.at)]
+            link = None
             if target:
                 case = Case(state="linked", dept="", linked_to=target, **base)
                 steps.append(Step("link", "reported", "linked", "system", now, target))
-                extra = [("HINCRBY", self.keys.case(target), "ln", 1),
-                         ("RPUSH", self.keys.case_history(target), orjson.dumps(
-                             Step("linked", "", "", "system", now, rep.id).as_dict()))]
-                extra += self.store.stats_ops(rep.at, {"rep": 1, "lnk": 1})
+                link = Step("linked", "", "", "system", now, rep.id)
             else:
                 try:
                     dept = route(item, place, self.svc.district)
@@ -389,19 +460,17 @@ class CaseHandler:
                 dl = deadline(item.limit(base["urgency"]), now, self.tz)
                 case = Case(state="dispatched", dept=dept, dispatched_at=now, deadline=dl, **base)
                 steps.append(Step("dispatch", "reported", "dispatched", "system", now, "", dept))
-                extra = self.store.stats_ops(rep.at, {"rep": 1, "new": 1})
                 batch.setdefault(rep.item, []).append((rep.id, rep.lat, rep.lon, rep.at))
-            groups.append((None, case, self.store.write_ops(None, case, steps, extra)))
+            groups.append((case, steps, link))
             events.append({"ev": "case", "m": marker(self.svc, case)} if not target else None)
-        applied = self.store.apply(groups)
+        applied = self.store.create(groups)
         self.store.publish([e for e, ok in zip(events, applied, strict=True) if ok and e])
 
-    def _lookup(self, located: list) -> tuple[list[int], list[list[bytes]], dict]:
-        """Return, per report, whether its case exists and the open cases of its item nearby,
-        and the GPS state of the reporting workers: two pipelines, one round trip each."""
+    def _lookup(self, located: list) -> tuple[list[list[bytes]], dict]:
+        """Return, per report, the open cases of its item nearby, and the GPS state of the
+        reporting workers: two pipelines, one round trip each."""
         pipe = self.r.pipeline(transaction=False)
         for _, rep, _ in located:
-            pipe.exists(self.keys.case(rep.id))
             pipe.execute_command("GEOSEARCH", self.keys.cases_geo(rep.item), "FROMLONLAT",
                                  f"{rep.lon:.7f}", f"{rep.lat:.7f}", "BYRADIUS",
                                  self.s.case_dup_radius_m, "m", "ASC", "COUNT", 5)
@@ -416,7 +485,7 @@ class CaseHandler:
         gps: dict[str, WorkerState] = {}
         for names, vals in zip(by_shard.values(), pipe.execute(), strict=True):
             gps.update({w: WorkerState.unpack(v) for w, v in zip(names, vals, strict=True) if v})
-        return res[0::2], res[1::2], gps
+        return res, gps
 
     def _candidates(self, near: list[list[bytes]]) -> dict[str, tuple[float, str]]:
         """Return reported time and state of every nearby open case found."""

@@ -26,6 +26,7 @@ def run_web(settings: Settings) -> int:
     from app import create_app
 
     app, socketio = create_app(settings)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per GPS post
     log.info("wall on http://%s:%s/", settings.host, settings.port)
     socketio.run(
         app.server,
@@ -133,6 +134,10 @@ def run_all(settings: Settings) -> int:
     if settings.sim_workers:
         env["SIM_WORKERS"] = str(settings.sim_workers)
     env["DISTRICT"] = settings.district
+    if not settings.open311_api_keys:  # a key for the simulator's (and your) Open311 reports
+        env["OPEN311_API_KEYS"] = "gw_demo_" + __import__("secrets").token_urlsafe(16)
+    print(f"Open311 API key of this demo: {env.get('OPEN311_API_KEYS', '').split(',')[0]}",
+          flush=True)
     children = [_child(["consume", "all"], env), _child(["web"], env)]
     if settings.simulate:
         _wait_http(f"http://{settings.host}:{settings.port}/api/v1/health", 30.0)

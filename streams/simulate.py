@@ -417,6 +417,10 @@ def run_simulator(svc: object, base_url: str, stop: threading.Event) -> None:
     s = svc.settings
     sim = Simulator(svc.district, svc.locator, svc.clock, schedule=s.sim_schedule,
                     seed=int(getattr(s, "sim_seed", 1)), workers=s.sim_workers, tz=s.tz)
+    if s.open311_api_keys:  # case reports and department actions (streams/sim_cases.py)
+        from streams.sim_cases import case_actors
+
+        sim.actors += case_actors(svc, s.open311_api_keys.split(",")[0].strip())
     log.info("simulating %d workers (%s schedule) against %s", len(sim.gps.walkers),
              s.sim_schedule, base_url)
     sim.run(base_url, stop)

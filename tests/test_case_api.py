@@ -120,3 +120,19 @@ def test_a_description_with_html_is_returned_as_text(client, svc, boss):
     dispatcher(svc).drain()
     c = client.get("/api/v1/cases/3", headers=boss).get_json()
     assert c["description"] == "<script>alert(1)</script>"
+
+
+def test_the_command_line_issues_keys_for_open311_and_departments(svc, settings, monkeypatch,
+                                                                   capsys):
+    import app
+
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("DATA_DIR", settings.data_dir)
+    assert app.main(["apikey", "create", "城管系统", "--dept", "chengguan"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("gw_") and apikeys.lookup(svc, key).dept == "chengguan"
+    assert app.main(["apikey", "create", "app"]) == 0
+    assert apikeys.lookup(svc, capsys.readouterr().out.strip()).role == "open311"
+    assert app.main(["apikey", "create", "x", "--dept", "nobody"]) == 2
+    assert app.main(["apikey", "revoke", "城管系统"]) == 0
+    assert apikeys.lookup(svc, key) is None

@@ -235,3 +235,37 @@ def test_case_keys_are_pinned_and_share_one_cluster_slot():
             k.cases_stats("20260529"), k.cases_handle_times("202605"), k.reminders_stream(),
             k.case_seq("20260529")]
     assert len({key_slot(x.encode()) for x in keys}) == 1
+
+
+def _dump(r) -> dict:
+    out = {}
+    for key in sorted(r.keys("*")):
+        kind = r.type(key)
+        out[key] = {b"hash": lambda k: r.hgetall(k), b"list": lambda k: r.lrange(k, 0, -1),
+                    b"zset": lambda k: r.zrange(k, 0, -1, withscores=True)}[kind](key)
+    return out
+
+
+def test_the_create_script_writes_exactly_what_the_generic_write_would(svc, store):
+    from dashboard.cases import Step
+
+    new = a_case(id="7", reported_at=svc.clock.now(), dispatched_at=svc.clock.now(),
+                 deadline=svc.clock.now() + 86400, description="x")
+    dup = a_case(id="8", state="linked", dept="", linked_to="7", reported_at=svc.clock.now(),
+                 dispatched_at=0.0, deadline=0.0)
+    s_new = [Step("report", "", "reported", "W0001", 1.0), Step("dispatch", "reported",
+                                                                "dispatched", "system", 2.0)]
+    s_dup = [Step("report", "", "reported", "W0002", 3.0)]
+    link = Step("linked", "", "", "system", 3.0, "8")
+    assert store.create([(new, s_new, None), (dup, s_dup, link)]) == [True, True]
+    assert store.create([(new, s_new, None)]) == [False]
+    fast = _dump(svc.r)
+    svc.r.flushall()
+    at = svc.clock.now()
+    store.apply([(None, new, store.write_ops(None, new, s_new,
+                                             store.stats_ops(at, {"rep": 1, "new": 1})))])
+    extra = [("HINCRBY", svc.keys.case("7"), "ln", 1),
+             ("RPUSH", svc.keys.case_history("7"), __import__("orjson").dumps(link.as_dict()))]
+    store.apply([(None, dup, store.write_ops(None, dup, s_dup, extra + store.stats_ops(
+        at, {"rep": 1, "lnk": 1})))])
+    assert _dump(svc.r) == fast

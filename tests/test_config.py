@@ -30,3 +30,8 @@ def test_every_setting_is_documented_with_a_comment():
 
 def test_overrides_win_over_the_environment():
     assert load_settings({"PORT": "9000"}, port=9100).port == 9100
+
+
+def test_the_ui_language_is_ui_lang_not_the_locales_lang():
+    assert load_settings({"LANG": "en_US.UTF-8"}).lang == "zh"
+    assert load_settings({"UI_LANG": "en"}).lang == "en"

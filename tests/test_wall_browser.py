@@ -9,11 +9,7 @@ pytestmark = pytest.mark.browser
 
 
 def _marker_latlng(page, wid: str):
-    return page.evaluate(
-        "(id) => { const m = window.gw && window.gw.markerOf(id);"
-        " return m ? [m.getLatLng().lat, m.getLatLng().lng] : null; }",
-        wid,
-    )
+    return page.evaluate("(id) => window.gw && window.gw.positionOf(id)", wid)
 
 
 def _post_fix(app, wid: str, lat: float, lon: float, ts: float) -> None:
@@ -34,12 +30,13 @@ def test_a_posted_fix_moves_the_workers_marker_without_reload(live_app, page, cl
     b = (lat0 + (lat2 - lat0) * 0.6, lon0 + (lon2 - lon0) * 0.6)
     _post_fix(live_app, w.id, *a, clock.now() - 60)
     page.goto(live_app.url + "/")
-    page.wait_for_function("(id) => window.gw && window.gw.markerOf(id)", arg=w.id, timeout=15000)
+    page.wait_for_function("(id) => window.gw && window.gw.positionOf(id) && window.gw.drawnCount() > 0",
+                           arg=w.id, timeout=15000)
     assert _marker_latlng(page, w.id) == pytest.approx(list(a), abs=1e-5)
     page.evaluate("() => { window.__noReload = 1; }")
     _post_fix(live_app, w.id, *b, clock.now() - 30)
     page.wait_for_function(
-        "([id, lat]) => Math.abs(window.gw.markerOf(id).getLatLng().lat - lat) < 1e-5",
+        "([id, lat]) => Math.abs(window.gw.positionOf(id)[0] - lat) < 1e-5",
         arg=[w.id, b[0]],
         timeout=10000,
     )
