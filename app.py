@@ -45,6 +45,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     exchange_queries.registry(svc)  # malformed exchange registry files fail here, at start-up
     server.register_blueprint(calls_ingest.bp)
     server.register_blueprint(exchange_api.bp)
+    from dashboard import people, people_api
+
+    people.people(svc)  # malformed people rule files (issue 5) fail here, at start-up
+    server.register_blueprint(people_api.bp)
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[],
                         message_queue=None, logger=False, engineio_logger=False)
     relay = Relay(svc, socketio)

@@ -154,9 +154,9 @@
       if (!n || !max) {
         layer.setStyle({ fillColor: layer.gwBaseFill, fillOpacity: layer.gwBaseOpacity });
       } else {
-        var share = Math.sqrt(n / max);
-        layer.setStyle({ fillColor: share > 0.66 ? "#9f1239" : share > 0.33 ? "#7c2d12" : "#4a3410",
-                         fillOpacity: 0.55 + 0.35 * share });
+        var share = n / max;  // a few busy grids stand out; one case barely tints a grid
+        if (share < 0.34) { layer.setStyle({ fillColor: layer.gwBaseFill, fillOpacity: layer.gwBaseOpacity }); return; }
+        layer.setStyle({ fillColor: share > 0.67 ? "#9f1239" : "#6b2a3a", fillOpacity: 0.55 + 0.4 * share });
       }
     });
   }
@@ -231,7 +231,10 @@
         el("Span", { className: "gw-rk-num gw-rk-wide" }, r.median_h === null ? "—" : fmt(r.median_h, 1) + tr("h")),
       ]);
     });
-    setProps("gw-ranking", { children: [head, el("Div", { className: "gw-rk-body" }, rows)] });
+    var worst = null;
+    data.rows.forEach(function (r, i) { if (r.mark === "worst" && i > 4) { worst = rows[i]; } });
+    var pinned = worst ? el("Div", { className: "gw-rk-pinned" }, Object.assign({}, worst, { props: Object.assign({}, worst.props, { id: "gw-rk-pin", key: "pin" }) })) : null;
+    setProps("gw-ranking", { children: [head, el("Div", { className: "gw-rk-body" }, rows), pinned] });
   }
 
   /* Long panels scroll by themselves, one step every few seconds, back to the top at the end. */

@@ -48,7 +48,7 @@ class Settings:
     sim_workers: int = 0  # count: simulate only this many workers (0 = all)
     sim_seed: int = 1  # random seed of the simulator (same seed, same day)
     open311_api_keys: str = ""  # comma-separated Open311 API keys accepted besides issued ones
-    case_dup_radius_m: float = 100.0  # metres: a report this near an open case of its item is linked
+    case_dup_radius_m: float = 100.0  # metres: a report this near an open case of its item links
     case_dup_window_s: int = 86400  # seconds: ...if that case was reported within this time
     case_remind_interval_s: int = 3600  # seconds between reminders to a department while unhandled
     case_check_share: float = 0.8  # share 0–1 of the time limit: then the worker must check

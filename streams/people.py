@@ -151,6 +151,10 @@ def assess_day(svc: Services, day: str, now: float, final: bool = False) -> dict
         for k in (svc.keys.anomalies(day), svc.keys.anomaly_feed(day)):
             pipe.expire(k, DAY_TTL_S)
         pipe.execute()
+    scores = list(ranks.get("all", {}).values())
+    svc.r.hset(svc.keys.people_jobs(), f"assess.{day}", orjson.dumps({
+        "at": round(now), "final": final, "double_patrol": len(doubles),
+        "mean_score": round(sum(scores) / len(scores), 1) if scores else None}))
     for wid, at in doubles:
         ctx.ledger.award(ctx.member(wid), "double_patrol", f"{wid}:{day}", at, day[:6])
     if new:

@@ -21,15 +21,15 @@ from dashboard.catalog import catalog_for
 from dashboard.services import Services
 from streams.simulate import Post
 
-REPORTS_PER_WORKER_H = 0.25  # reports per worker per hour on duty
+REPORTS_PER_WORKER_H = 0.15  # reports per worker per hour on duty
 CATEGORY_SHARE = {"city": 0.45, "safety": 0.2, "environment": 0.15, "security": 0.1,
                   "dispute": 0.1}
 DUPLICATE_SHARE = 0.06  # reports that repeat a recent report nearby
 DESK_EVERY_S = 30.0  # simulated seconds between looks at the queues
 MAX_POSTS = 60  # actions per look (the simulator's outbox keeps at most 100 requests)
 RETRY_S = 600.0  # simulated seconds before an action that got lost is posted again
-# department -> (mean minutes to accept, handling time as a share of the limit (at most a
-# day), return rate): a share near or above 1 makes a department miss deadlines
+# department -> (mean minutes to accept, handling time as a share of the limit (at most
+# 12 h), return rate): a share near or above 1 makes a department miss deadlines
 SLOW = {"zhujian": (40, 1.05, 0.03), "guihua": (60, 1.2, 0.05), "renshe": (45, 0.95, 0.02),
         "gongan": (5, 0.35, 0.01), "xiaofang": (3, 0.3, 0.0), "shuiwu": (15, 0.6, 0.04)}
 DEFAULT_DESK = (20, 0.7, 0.03)
@@ -120,7 +120,7 @@ class CaseDesks:
     def _action(self, now: float, cid: str, state: str, dept: str, da: float, dl: float,
                 worker: str, ha: float, va: float) -> Post | None:
         accept_min, share, ret = SLOW.get(dept, DEFAULT_DESK)
-        limit = min(max(600.0, dl - da), 86400.0)  # long limits are not used up in full
+        limit = min(max(600.0, dl - da), 12 * 3600.0)  # long limits are not used up in full
         u = _u(self.seed, cid, dept, da)
         base = f"/api/v1/cases/{cid}/"
         if state == "returned":

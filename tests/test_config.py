@@ -35,3 +35,11 @@ def test_overrides_win_over_the_environment():
 def test_the_ui_language_is_ui_lang_not_the_locales_lang():
     assert load_settings({"LANG": "en_US.UTF-8"}).lang == "zh"
     assert load_settings({"UI_LANG": "en"}).lang == "en"
+
+
+def test_the_readme_lists_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [name for name, _d, _h in settings_table() if f"`{name}`" not in readme]
+    assert missing == [], f"add to README (python scripts/settings_table.py): {missing}"
