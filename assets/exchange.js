@@ -73,6 +73,8 @@
     document.body.classList.toggle("gw-offline", !ok);
   }, 1000);
 
+  var MAX_ALERT_ROWS = 7;  // what the panel shows at 1920x1080 without a clipped row
+
   /* A new violation makes the alert panel flash for a few seconds. */
   var lastViolation = null;
   function flash(newest) {
@@ -158,7 +160,7 @@
             el("Span", { className: "xc-alert-time" },
                tr("window").replace("{m}", Math.round(data.window_s / 60))),
           ]);
-        }).concat(v.map(function (x) {
+        }).concat(v.slice(0, Math.max(0, MAX_ALERT_ROWS - errors.length)).map(function (x) {
           return el("Div", { className: "xc-alert xc-alert-violation", key: x.id }, [
             el("Span", { className: "xc-alert-kind" }, x.kind_name),
             el("Span", { className: "xc-alert-what" }, x.caller_name + " → " + x.catalog_name),

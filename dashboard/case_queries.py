@@ -15,6 +15,7 @@ from dashboard.dispatch import SUPERVISOR
 from dashboard.services import Services
 
 OVERDUE_ROWS = 40  # rows of the wall's overdue panel
+MIN_JUDGED = 5  # cases judged on time or late this month before a department can be best/worst
 STATE_ZH = {"reported": "已上报", "dispatched": "已派遣", "accepted": "已受理", "handled": "已处置",
             "verified": "已核查", "closed": "已结案", "returned": "退回待派", "linked": "已合并"}
 URGENCY_ZH = {"urgent": "紧急", "normal": "一般", "routine": "常规"}
@@ -203,7 +204,7 @@ def department_ranking(svc: Services) -> dict:
             rows.append(row)
     rows.sort(key=lambda r: (-(r["ontime_month"] if r["ontime_month"] is not None else -1),
                              r["overdue"], -r["judged_month"], r["name"]))
-    judged = [r for r in rows if r["judged_month"]]
+    judged = [r for r in rows if r["judged_month"] >= MIN_JUDGED]
     for r in rows:
         r["mark"] = ""
     if len(judged) >= 2:

@@ -26,6 +26,9 @@ SHARING_ALIASES = {"无条件共享": UNCONDITIONAL, "有条件共享": CONDITIO
                    "unconditional": UNCONDITIONAL, "conditional": CONDITIONAL,
                    "not_shared": NOT_SHARED, "not shared": NOT_SHARED}
 NO_APPROVAL = "no_approval"  # violation kind besides NOT_SHARED
+# Latency histogram bins of the call counters: upper bounds in ms; the last bin is open.
+LATENCY_BOUNDS_MS = (10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000,
+                     5000, 10000)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,12 @@ def _error(status: int, reason: str):
     return resp
 
 
+@bp.errorhandler(redis.RedisError)
+def redis_down(exc: redis.RedisError):
+    """Answer 503 while Redis is unreachable."""
+    return _error(503, f"storage unavailable, retry later ({type(exc).__name__})")
+
+
 def catalog_json(svc: Services, c: Catalog) -> dict:
     """Return the public JSON of a catalog, with unit and interface names."""
     reg, lang = xq.registry(svc), svc.settings.lang
@@ -168,9 +174,6 @@ def grant():
     if until is not None and until <= since:
         return _error(400, "until must be after since")
     a = Approval(cat, unit, since, until, str(body.get("by") or "api")[:64])
-    try:
-        store_approval(svc, a)
-    except redis.RedisError as exc:
-        return _error(503, f"storage unavailable, retry later ({type(exc).__name__})")
+    store_approval(svc, a)
     return jsonify(_approval_json(a, "api")), 201
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from dashboard.exchange import SHARING, Approval, Registry, load_registry
+from dashboard.exchange import LATENCY_BOUNDS_MS, SHARING, Approval, Registry, load_registry
 from dashboard.i18n import t
 from dashboard.services import Services
 
 CURVE_MINUTES = 1440  # the live curve: the last 24 h, per minute
-LATENCY_BOUNDS_MS = (10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000,
-                     5000, 10000)  # the consumer's histogram bins (streams.calls)
 
 
 def registry(svc: Services) -> Registry:
@@ -192,7 +190,7 @@ def error_alerts(svc: Services) -> list[dict]:
 
 def alerts(svc: Services) -> dict:
     """Return the alert panel: latest violations, violations today, error-rate alerts."""
-    return {"violations": violations(svc, 8), "violations_today": today(svc, "n")["v"],
+    return {"violations": violations(svc, 10), "violations_today": today(svc, "n")["v"],
             "errors": error_alerts(svc), "window_s": svc.settings.exchange_alert_window_s}
 
 

@@ -50,11 +50,12 @@ def storage(fn):
 
 
 def _admin() -> tuple[int, str] | None:
-    """Return (status, reason) unless the request carries a PEOPLE_ADMIN_KEYS X-Api-Key."""
+    """Return (status, reason) unless the request carries a PEOPLE_ADMIN_KEYS key (X-Api-Key
+    header, or api_key in the JSON body as the simulator sends it)."""
     allowed = [k.strip() for k in services().settings.people_admin_keys.split(",") if k.strip()]
     if not allowed:
         return 403, "disabled: no PEOPLE_ADMIN_KEYS configured"
-    given = request.headers.get("X-Api-Key", "")
+    given = request.headers.get("X-Api-Key") or str(_body().get("api_key") or "")
     if not given:
         return 401, "missing X-Api-Key"
     if not any(secrets.compare_digest(given, k) for k in allowed):

@@ -137,11 +137,16 @@ def ranking(svc: Services, period: str | None = None, street: str = "", station:
     else:
         rows = [(_text(m), s) for m, s in svc.r.zrevrange(svc.keys.assess_rank(period, scope),
                                                           0, -1, withscores=True)]
+    top = rows[:limit]
+    docs = svc.r.hmget(svc.keys.assessment(period), [w for w, _ in top]) if (
+        top and len(period) == 8) else [None] * len(top)
     out = []
-    for i, (wid, s) in enumerate(rows[:limit], 1):
+    for i, ((wid, s), raw) in enumerate(zip(top, docs, strict=True), 1):
         w = svc.district.worker(wid)
+        doc = orjson.loads(raw) if raw else {}
         out.append({"rank": i, "worker": wid, "name": w.name if w else wid,
-                    "score": round(s, 1), **_place(svc, w.grid if w else "")})
+                    "score": round(s, 1), "patrols": doc.get("patrols"),
+                    "coverage": doc.get("coverage"), **_place(svc, w.grid if w else "")})
     return {"period": period, "scope": scope, "count": len(rows), "rows": out}
 
 
@@ -269,7 +274,8 @@ def wall_assessment(svc: Services) -> dict:
     for s in svc.district.streets:
         r = ranking(svc, street=s.code, limit=6)
         streets.append({"code": s.code, "name": s.name, "count": r["count"], "rows": r["rows"]})
-    return {"streets": streets, "stations": unit_ranking(svc, "station")[:8]}
+    return {"streets": streets, "stations": unit_ranking(svc, "station")[:8],
+            "required": people(svc).assess.patrols_per_day}
 
 
 def wall_anomalies(svc: Services) -> dict:

@@ -8,10 +8,8 @@ redelivered entry (a crash, a claim by another consumer) is never counted twice 
 per-entry dedup marker is needed.  Malformed entries are left for the consumer loop to
 dead-letter.
 
-A call on the stream is one field ``v = "<t>|<caller>|<provider>|<interface>|<catalog>|<r>|<l>"``
-(t Unix s, r 1 ok / 0 error, l latency ms; provider may be empty: the catalog's unit): the
-compact form the consumer reads fastest.  A gateway may XADD named fields t, c, p, i, k, r,
-l instead (r also ok/error), validated the slow way.
+The stream's record format is in streams/call_records.py: the compact ``v`` field takes a
+fast path here; anything else is validated fully (the slow way) with the same reasons.
 """
 
 from __future__ import annotations
@@ -27,54 +25,57 @@ import redis
 
 from dashboard.clock import Clock, Days
 from dashboard.config import Settings
-from dashboard.exchange import NO_APPROVAL, NOT_SHARED, UNCONDITIONAL, Approval, Call, Registry
+from dashboard.exchange import (
+    LATENCY_BOUNDS_MS,
+    NO_APPROVAL,
+    NOT_SHARED,
+    UNCONDITIONAL,
+    Approval,
+    Registry,
+)
 from dashboard.keys import Keys
+from streams.call_records import MAX_LATENCY_MS, call_from_fields
 from streams.consumer import Entry, Failure
-from streams.fixes import InvalidInput, parse_timestamp
+from streams.fixes import InvalidInput
 
-# Latency histogram bins: upper bounds in ms, the last bin is open (>= 10 s).
-LATENCY_BOUNDS_MS = (10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000,
-                     5000, 10000)
-MAX_LATENCY_MS = 10_000_000
 TRIM_EVERY_S = 60  # seconds between trims of the raw stream
 
 APPLY_LUA = """
 local stream, group = KEYS[1], ARGV[1]
-local n = tonumber(ARGV[2])
+local ids = {}
+for id in string.gmatch(ARGV[2], '[^,]+') do ids[#ids + 1] = id end
+local n = #ids
 -- Fast path: the ids (sorted) are exactly the pending entries of their range.
-local p = redis.call('XPENDING', stream, group, ARGV[3], ARGV[n + 2], n + 1)
+local p = redis.call('XPENDING', stream, group, ids[1], ids[n], n + 1)
 local all = #p == n
 for j = 1, n do
   if not all then break end
-  all = p[j][1] == ARGV[j + 2]
+  all = p[j][1] == ids[j]
 end
 if not all then
   local gone = {}
-  for j = 3, n + 2 do
-    if #redis.call('XPENDING', stream, group, ARGV[j], ARGV[j], 1) == 0 then
-      gone[#gone + 1] = ARGV[j]
+  for j = 1, n do
+    if #redis.call('XPENDING', stream, group, ids[j], ids[j], 1) == 0 then
+      gone[#gone + 1] = ids[j]
     end
   end
   if #gone > 0 then return gone end
 end
--- Groups: the tallies of one (minute, dimension), added to each of its keys (minute, hour,
--- day, ever); a key's TTL (0 = none) is set once.
-local a = n + 3
-local ng = tonumber(ARGV[a])
-a = a + 1
-for _ = 1, ng do
-  local nk = tonumber(ARGV[a])
-  local first = a + 1
-  a = a + 1 + nk
-  local nf = tonumber(ARGV[a])
-  for j = first, first + nk - 1 do
+-- Groups: the tallies of one (minute, dimension) as 'field<TAB>incr<TAB>...', added to each
+-- of its keys (minute, hour, day, ever); then the TTL of the keys that expire.
+local a = 3
+for _ = 1, tonumber(ARGV[a]) do
+  local nk = tonumber(ARGV[a + 1])
+  local fields = ARGV[a + 2 + nk]
+  for j = a + 2, a + 1 + nk do
     local key = KEYS[tonumber(ARGV[j])]
-    for f = a + 1, a + 2 * nf, 2 do
-      redis.call('HINCRBY', key, ARGV[f], ARGV[f + 1])
+    for f, v in string.gmatch(fields, '([^\t]+)\t([^\t]+)') do
+      redis.call('HINCRBY', key, f, v)
     end
   end
-  a = a + 1 + 2 * nf
+  a = a + 2 + nk
 end
+a = a + 1
 local nt = tonumber(ARGV[a])
 for j = a + 1, a + 2 * nt, 2 do
   redis.call('EXPIRE', KEYS[tonumber(ARGV[j])], ARGV[j + 1])
@@ -88,94 +89,11 @@ for _ = 1, nv do
              'v', ARGV[a + 6])
   a = a + 7
 end
-for j = 3, n + 2, 500 do
-  redis.call('XACK', stream, group, unpack(ARGV, j, math.min(j + 499, n + 2)))
+for j = 1, n, 500 do
+  redis.call('XACK', stream, group, unpack(ids, j, math.min(j + 499, n)))
 end
 return {}
 """
-
-
-# ---- parsing at the edge ------------------------------------------------------------------
-def _code(raw: Any, what: str) -> str:
-    if not isinstance(raw, str | int) or isinstance(raw, bool):
-        raise InvalidInput(f"missing {what}")
-    text = str(raw).strip()
-    if not text or len(text) > 64 or not text.isprintable() or "|" in text:
-        raise InvalidInput(f"{what} must be 1–64 printable characters, no '|'")
-    return text
-
-
-def _result(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower() if raw is not None else ""
-    if text in ("ok", "1", "true", "success"):
-        return True
-    if text in ("error", "0", "false", "fail", "failed"):
-        return False
-    raise InvalidInput("result must be ok or error")
-
-
-def _latency(raw: Any) -> int:
-    if raw is None or raw == "" or isinstance(raw, bool):
-        raise InvalidInput("missing latency_ms")
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"latency_ms is not a number: {str(raw)[:40]!r}") from None
-    if not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_MS:
-        raise InvalidInput("latency_ms must be between 0 and 10,000,000")
-    return round(value)
-
-
-def make_call(ts: Any, caller: Any, provider: Any, interface: Any, catalog: Any, result: Any,
-              latency_ms: Any, registry: Registry | None = None) -> Call:
-    """Validate raw values and return a Call (provider defaults to the catalog's unit)."""
-    cat = _code(catalog, "catalog")
-    if provider in (None, "") and registry is not None:
-        if cat not in registry.catalogs:
-            raise InvalidInput(f"unknown catalog: {cat}")
-        provider = registry.catalogs[cat].unit
-    return Call(parse_timestamp(ts), _code(caller, "caller"), _code(provider, "provider"),
-                _code(interface, "interface"), cat, _result(result), _latency(latency_ms))
-
-
-def parse_call_item(item: Any, registry: Registry | None = None) -> Call:
-    """Return the Call of one item of POST /api/v1/calls."""
-    if not isinstance(item, dict):
-        raise InvalidInput("call must be an object")
-    return make_call(item.get("time", item.get("timestamp")), item.get("caller"),
-                     item.get("provider"), item.get("interface"), item.get("catalog"),
-                     item.get("result"), item.get("latency_ms"), registry)
-
-
-def call_to_fields(call: Call) -> dict[str, str]:
-    """Return the compact stream fields of a Call."""
-    return {"v": f"{call.ts:.3f}|{call.caller}|{call.provider}|{call.interface}|{call.catalog}|"
-                 f"{1 if call.ok else 0}|{call.latency_ms}"}
-
-
-def call_from_fields(fields: Mapping[bytes, bytes], registry: Registry | None = None) -> Call:
-    """Return the Call of a calls stream entry; raise InvalidInput ('malformed: ...')."""
-    try:
-        get = {k.decode(): v.decode() for k, v in fields.items()}
-    except UnicodeDecodeError:
-        raise InvalidInput("malformed: entry is not UTF-8") from None
-    if "v" in get:
-        parts = get["v"].split("|")
-        if len(parts) != 7:
-            raise InvalidInput("malformed: v must have 7 '|'-separated parts")
-        get = dict(zip("tcpikrl", parts, strict=True))
-    try:
-        return make_call(get.get("t"), get.get("c"), get.get("p"), get.get("i"), get.get("k"),
-                         get.get("r"), get.get("l"), registry)
-    except InvalidInput as exc:
-        raise InvalidInput(f"malformed: {exc}") from None
-
-
-def latency_bin(ms: int) -> int:
-    """Return the histogram bin of a latency."""
-    return bisect_left(LATENCY_BOUNDS_MS, ms)
 
 
 def approvals_from_redis(raw: Mapping[bytes, bytes]) -> dict[tuple[str, str], tuple[Approval]]:
@@ -347,13 +265,11 @@ class CallsHandler:
         """Run the apply script; return the ids no longer pending (nothing written then)."""
         groups, ttls = self._groups(self._tally(calls))
         index: dict[str, int] = {}
-        args: list[Any] = [self.group, len(calls), *(c[0] for c in calls), len(groups)]
+        args: list[Any] = [self.group, b",".join(c[0] for c in calls), len(groups)]
         for keys, fields in groups:
             args.append(len(keys))
             args += [index.setdefault(k, len(index) + 3) for k in keys]
-            args.append(len(fields))
-            for item in fields.items():
-                args += item
+            args.append(b"\t".join(b"%s\t%d" % item for item in fields.items()))
         args.append(len(ttls))
         for k, ttl in ttls.items():
             args += [index[k], ttl]

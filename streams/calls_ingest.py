@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from dashboard.exchange import Call
 from dashboard.exchange_queries import registry
 from dashboard.services import Services
-from streams.calls import call_to_fields, parse_call_item
+from streams.call_records import call_to_fields, parse_call_item
 from streams.fixes import InvalidInput
 
 MAX_BATCH = 5000  # calls in one POST /api/v1/calls

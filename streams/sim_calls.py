@@ -78,16 +78,19 @@ class CallActor:
 
     def minute_calls(self, minute: int) -> list[dict]:
         """Return the calls of one Unix minute, the same every time for a seed."""
+        if not self._plan:  # a district without an exchange registry
+            return []
         rng = random.Random(f"{self.seed}:calls:{minute}")
         n = _poisson(rng, self.rate_per_minute(minute))
         incident = self._incident(minute)
+        return [self.call_at(rng, ts, incident)
+                for ts in sorted(minute * 60 + rng.random() * 60 for _ in range(n))]
+
+    def call_at(self, rng: random.Random, ts: float, incident: str | None = None) -> dict:
+        """Return one call at ts: an interface drawn by the mix, then catalog, caller, result."""
         codes = [c for c in MIX if c in self._plan]
-        weights = [MIX[c] for c in codes]
-        out = []
-        for ts in sorted(minute * 60 + rng.random() * 60 for _ in range(n)):
-            code = rng.choices(codes, weights)[0]
-            out.append(self._call(rng, ts, code, incident == code))
-        return out
+        code = rng.choices(codes, [MIX[c] for c in codes])[0]
+        return self._call(rng, ts, code, incident == code)
 
     def _incident(self, minute: int) -> str | None:
         """Return the interface failing during this minute's daily incident, if any."""
@@ -131,6 +134,15 @@ class CallActor:
         self.last = now
         return [Post(CALLS_PATH, {"calls": self.calls[i:i + MAX_POST]})
                 for i in range(0, len(self.calls), MAX_POST)]
+
+
+def call_actor(svc: object) -> CallActor:
+    """Return the call actor for a process's services (streams.simulate plugs it in)."""
+    from dashboard.exchange_queries import registry
+
+    s = svc.settings
+    return CallActor(registry(svc), seed=int(getattr(s, "sim_seed", 1)),
+                     calls_per_day=s.sim_calls_per_day, schedule=s.sim_schedule, tz=s.tz)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

@@ -120,7 +120,9 @@ class CaseDesks:
     def _action(self, now: float, cid: str, state: str, dept: str, da: float, dl: float,
                 worker: str, ha: float, va: float) -> Post | None:
         accept_min, share, ret = SLOW.get(dept, DEFAULT_DESK)
-        limit = min(max(600.0, dl - da), 12 * 3600.0)  # long limits are not used up in full
+        limit = max(600.0, dl - da)
+        if share < 1:  # a good department does not use a long limit up
+            limit = min(limit, 12 * 3600.0)
         u = _u(self.seed, cid, dept, da)
         base = f"/api/v1/cases/{cid}/"
         if state == "returned":

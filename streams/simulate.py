@@ -421,6 +421,9 @@ def run_simulator(svc: object, base_url: str, stop: threading.Event) -> None:
         from streams.sim_cases import case_actors
 
         sim.actors += case_actors(svc, s.open311_api_keys.split(",")[0].strip())
+    from streams.sim_calls import call_actor  # exchange gateway calls (streams/sim_calls.py)
+
+    sim.actors.append(call_actor(svc))
     log.info("simulating %d workers (%s schedule) against %s", len(sim.gps.walkers),
              s.sim_schedule, base_url)
     sim.run(base_url, stop)

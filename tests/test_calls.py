@@ -10,7 +10,8 @@ import pytest
 from dashboard import exchange_queries as xq
 from dashboard.exchange import NO_APPROVAL, NOT_SHARED, UNCONDITIONAL, Approval, Call
 from dashboard.exchange_api import store_approval
-from streams.calls import CallsHandler, call_to_fields
+from streams.call_records import call_to_fields
+from streams.calls import CallsHandler
 from streams.consumer import Consumer
 
 HOUR, DAY = 3600, 86400
@@ -76,6 +77,25 @@ def known(svc, reg, clock):
              _call(reg, t1 + 2, "minzheng", secret, ms=35)]
     _add(svc, *calls)
     return {"cat": cat, "unit": unit, "free": free, "secret": secret, "m0": m0, "calls": calls}
+
+
+# ---- keys ------------------------------------------------------------------------------------
+def test_exchange_keys_are_pinned_and_share_one_cluster_slot():
+    from redis.cluster import key_slot
+
+    from dashboard.keys import Keys, logical_streams
+
+    k = Keys("gw")
+    assert k.calls_stream() == "gw:{calls}:entries"
+    assert k.calls_bucket("m", 29666666, "i") == "gw:{calls}:m:29666666:i"
+    assert k.calls_bucket("d", "20260529", "n") == "gw:{calls}:d:20260529:n"
+    assert k.calls_total("c") == "gw:{calls}:all:c"
+    assert k.calls_violations() == "gw:{calls}:violations"
+    assert k.exchange_approvals() == "gw:{calls}:approvals"
+    assert logical_streams(k)["calls"] == ["gw:{calls}:entries"]
+    assert len({key_slot(x.encode()) for x in (
+        k.calls_stream(), k.calls_bucket("h", 1, "l"), k.calls_total("n"),
+        k.calls_violations(), k.exchange_approvals(), k.exchange_approvals_version())}) == 1
 
 
 # ---- exact counters --------------------------------------------------------------------------

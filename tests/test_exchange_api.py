@@ -11,7 +11,7 @@ from dashboard.exchange import CONDITIONAL, NOT_SHARED, UNCONDITIONAL
 from dashboard.exchange_queries import registry
 from dashboard.redis_server import EmbeddedRedis
 from dashboard.services import build_services
-from streams.calls import call_from_fields
+from streams.call_records import call_from_fields
 
 ADMIN = "s3cret-admin"
 
@@ -163,6 +163,8 @@ def test_call_ingest_answers_503_when_redis_is_down(settings, clock, tmp_path):
         r = requests.post(app.url + "/api/v1/calls", json=[
             {"time": clock.now(), "caller": unit, "interface": "identity", "catalog": cat,
              "result": "ok", "latency_ms": 5}])
+        assert r.status_code == 503 and "retry" in r.json()["error"]
+        r = requests.get(app.url + "/api/v1/exchange/summary")
         assert r.status_code == 503 and "retry" in r.json()["error"]
     finally:
         app.close()

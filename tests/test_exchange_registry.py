@@ -12,8 +12,18 @@ import pytest
 
 from dashboard.config import ROOT
 from dashboard.district import DistrictError, load_district
-from dashboard.exchange import (CONDITIONAL, NO_APPROVAL, NOT_SHARED, UNCONDITIONAL, Approval,
-                                Call, Catalog, Interface, Registry, load_registry)
+from dashboard.exchange import (
+    CONDITIONAL,
+    NO_APPROVAL,
+    NOT_SHARED,
+    UNCONDITIONAL,
+    Approval,
+    Call,
+    Catalog,
+    Interface,
+    Registry,
+    load_registry,
+)
 from dashboard.models import Department
 
 DONGLI = ROOT / "data" / "districts" / "dongli"
