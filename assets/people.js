@@ -110,12 +110,27 @@
           ]);
         }));
       },
+      pointsByRule: function (data, text) {
+        var rows = data && data.by_rule;
+        if (!rows || !rows.length) { return empty(text); }
+        var top = Math.max.apply(null, rows.map(function (r) { return r.points; })) || 1;
+        return el("Div", { className: "pp-by-rule" }, rows.map(function (r) {
+          return el("Div", { className: "pp-by-rule-row", key: r.rule }, [
+            el("Span", { className: "pp-by-rule-name" }, r.name),
+            bar(r.points / top, "pp-fill-points"),
+            el("Span", { className: "pp-num" }, fmt(r.points))]);
+        }));
+      },
       assess: function (data, text) {
         if (!data || !data.streets || !data.streets.length) { return empty(text); }
+        var need = data.required || 2;
         return el("Div", { className: "pp-streets" }, data.streets.map(function (s) {
-          return el("Div", { className: "pp-street", key: s.code }, [
-            el("H3", { className: "pp-sub-title" }, s.name),
-            assessRows(s.rows, text, data.required || 2)]);
+          var parts = [el("H3", { className: "pp-sub-title" }, s.name), assessRows(s.rows, text, need)];
+          if (s.lowest && s.lowest.length) {
+            parts.push(el("H3", { className: "pp-sub-title pp-low-title" }, tx(text, "pp_lowest")));
+            parts.push(assessRows(s.lowest, text, need));
+          }
+          return el("Div", { className: "pp-street", key: s.code }, parts);
         }));
       },
       stations: function (data, text) {

@@ -39,7 +39,7 @@
           Object.keys(data).forEach(function (stream) {
             (data[stream] || []).slice(0, 6).forEach(function (kv) {
               rows.push(el("Div", { className: "gw-reason", key: stream + kv[0] }, [
-                el("Span", { className: "gw-reason-name" }, kv[0]),
+                el("Span", { className: "gw-reason-name" }, stream + " · " + kv[0]),
                 el("Span", { className: "gw-reason-num" }, fmt(kv[1])),
               ]));
             });

@@ -74,6 +74,14 @@ class Settings:
     service_rules_at: str = "06:00"  # local HH:MM of the daily proactive service rule run
     task_retention_days: int = 400  # days a done service task is kept
     tz: str = "Asia/Shanghai"  # time zone of the district for days, duty hours and deadlines
+    auth_required: bool = True  # login or wall token for pages and read APIs (false: open demo)
+    session_ttl_s: int = 28800  # seconds a supervisor's session lives without a request
+    session_max_s: int = 86400  # seconds a supervisor's session lives at most
+    wall_session_ttl_s: int = 2592000  # seconds a kiosk (wall token) session lives without use
+    login_max_failures: int = 5  # count: failed logins per user and IP before a lockout
+    login_lockout_s: int = 900  # seconds failed logins are counted and a lockout lasts
+    kiosk_playlist: str = "/,/exchange,/people"  # comma-separated wall pages the kiosk rotates
+    kiosk_interval_s: int = 60  # seconds each kiosk playlist page is shown
     extra: dict = field(default_factory=dict, compare=False)  # free-form overrides for tests
 
     @property

@@ -98,7 +98,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "anomaly_still": ("巡查中长时间静止", "Standing still on patrol"),
     "anomaly_impossible": ("轨迹异常跳变", "Impossible track"),
     "pp_minutes": ("分钟", "min"),
+    "pp_points_by_rule": ("积分来源 · 本月", "Points by rule · this month"),
+    "pp_lowest": ("末位关注", "Needs attention"),
 }
+
+
+# Dead-letter reason categories (the text before the first colon of a reason).
+REASONS: dict[str, tuple[str, str]] = {
+    "impossible jump": ("轨迹跳变", "impossible jump"),
+    "duplicate fix": ("重复定位", "duplicate fix"),
+    "out of order": ("时序错乱", "out of order"),
+    "future timestamp": ("时间超前", "future timestamp"),
+    "too old": ("数据过旧", "too old"),
+    "unknown worker": ("未知设备", "unknown device"),
+    "malformed": ("格式错误", "malformed"),
+    "handler error": ("处理异常", "handler error"),
+}
+STREAM_NAMES: dict[str, tuple[str, str]] = {
+    "gps": ("定位", "GPS"), "events": ("事件", "reports"), "calls": ("接口调用", "calls"),
+}
+
+
+def reason(key: str, lang: str = "zh") -> str:
+    """Return a dead-letter reason category for display; unknown ones as they are."""
+    pair = REASONS.get(key)
+    return key if pair is None else pair[1] if lang == "en" else pair[0]
+
+
+def stream_name(key: str, lang: str = "zh") -> str:
+    """Return the display name of a logical stream."""
+    pair = STREAM_NAMES.get(key)
+    return key if pair is None else pair[1] if lang == "en" else pair[0]
 
 
 def t(key: str, lang: str = "zh") -> str:

@@ -195,6 +195,10 @@ class Keys:
         """Return the zset member -> points of a period ('all' or YYYYMM) in a scope."""
         return f"{self._people()}:pb:{period}:{scope}"
 
+    def points_by_rule(self, period: str) -> str:
+        """Return the hash rule -> points awarded in a period ('all' or YYYYMM)."""
+        return f"{self._people()}:pr:{period}"
+
     def points_member(self, member: str) -> str:
         """Return the zset award id -> award time of one member (the explanation)."""
         return f"{self._people()}:pm:{member}"
@@ -257,6 +261,34 @@ class Keys:
     def exchange_approvals_version(self) -> str:
         """Return the counter bumped by every granted approval (consumers reload on change)."""
         return f"{self.prefix}:{{calls}}:approvals:ver"
+
+    # ---- access control and map correction (issue 6) ----------------------------------
+    # {auth}: users, sessions, wall tokens and login throttles (one slot: a login reads the
+    # user and counts a failure together).  {grids}: grid boundary versions; one MULTI
+    # checks the expected version and writes the new one with its history.
+    def users(self) -> str:
+        """Return the hash user name -> JSON {hash, role, street, dept, created}."""
+        return f"{self.prefix}:{{auth}}:users"
+
+    def session(self, digest: str) -> str:
+        """Return the hash of one login session (by the SHA-256 of its cookie), with a TTL."""
+        return f"{self.prefix}:{{auth}}:sess:{digest}"
+
+    def wall_tokens(self) -> str:
+        """Return the hash sha256(token) -> JSON {name, created} of kiosk wall tokens."""
+        return f"{self.prefix}:{{auth}}:walltokens"
+
+    def login_failures(self, who: str) -> str:
+        """Return the counter of failed logins of one 'user|ip' (expires with the lockout)."""
+        return f"{self.prefix}:{{auth}}:fail:{who}"
+
+    def grid_current(self) -> str:
+        """Return the hash grid code -> JSON of its current edited version (files are v0)."""
+        return f"{self.prefix}:{{grids}}:current"
+
+    def grid_versions(self, code: str) -> str:
+        """Return the list of JSON versions of one grid's boundary, oldest first."""
+        return f"{self.prefix}:{{grids}}:v:{code}"
 
 
 def keys_for(settings: object) -> Keys:

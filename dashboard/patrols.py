@@ -267,12 +267,13 @@ def analyse(cells: CellIndex, grid_of: np.ndarray, batch: Batch, rules: TrackRul
         for k in np.flatnonzero(is_patrol):
             patrol_list.append((int(w_worker[k]), float(w_start[k]), float(w_end[k]),
                                 round(float(w_cov[k]), 3)))
-        # standing still (not long enough to end the walk) inside a patrol
+        # standing still inside a patrol, not long enough to end it, and walking on after:
+        # a stop at the live end of a track may still grow into the end of the walk
         mid = np.flatnonzero(still[r0] & (run_dur >= rules.still_alert_s) &
-                             (run_dur < rules.pause_s) & walkable[r0])
+                             (run_dur < rules.pause_s) & walkable[r0] & (r1 + 1 < n))
         for k in mid:
             walk = walk_id[r0[k]]
-            if walk >= 0 and is_patrol[walk]:
+            if walk >= 0 and is_patrol[walk] and walk_id[r1[k] + 1] == walk:
                 stills.append((int(w[r0[k]]), float(tf[r0[k]]), float(run_end_t[k])))
     sel = (cell >= 0) & inside
     day_pairs = np.unique(w[sel].astype(np.int64) * (cells.total + 1) + cell[sel])

@@ -125,8 +125,9 @@ def _rank(svc: Services, day: str, scope: str, wid: str) -> dict:
 
 
 def ranking(svc: Services, period: str | None = None, street: str = "", station: str = "",
-            limit: int = 20) -> dict:
-    """Return workers by score in a scope for a day (YYYYMMDD) or month (YYYYMM, mean per day)."""
+            limit: int = 20, lowest: bool = False) -> dict:
+    """Return workers by score in a scope for a day (YYYYMMDD) or month (YYYYMM, mean per
+    day): the best first, or with lowest the worst first (ranks stay best-first)."""
     period = period or _today(svc)
     scope = f"station.{station}" if station else f"street.{street}" if street else "all"
     if len(period) == 6:
@@ -137,11 +138,14 @@ def ranking(svc: Services, period: str | None = None, street: str = "", station:
     else:
         rows = [(_text(m), s) for m, s in svc.r.zrevrange(svc.keys.assess_rank(period, scope),
                                                           0, -1, withscores=True)]
-    top = rows[:limit]
+    numbered = list(enumerate(rows, 1))
+    top = numbered[-limit:][::-1] if lowest else numbered[:limit]
+    ranks = [i for i, _ in top]
+    top = [r for _, r in top]
     docs = svc.r.hmget(svc.keys.assessment(period), [w for w, _ in top]) if (
         top and len(period) == 8) else [None] * len(top)
     out = []
-    for i, ((wid, s), raw) in enumerate(zip(top, docs, strict=True), 1):
+    for i, (wid, s), raw in zip(ranks, top, docs, strict=True):
         w = svc.district.worker(wid)
         doc = orjson.loads(raw) if raw else {}
         out.append({"rank": i, "worker": wid, "name": w.name if w else wid,
@@ -263,9 +267,19 @@ def wall_kpis(svc: Services) -> dict:
             "month_points": int(sum(s for _, s in pts))}
 
 
+def points_by_rule(svc: Services, period: str = "") -> list[dict]:
+    """Return the points awarded in a month (default this one) or 'all' time, by rule."""
+    period = period or _today(svc)[:6]
+    got = {_text(k): int(v) for k, v in svc.r.hgetall(svc.keys.points_by_rule(period)).items()}
+    rules = people(svc).point_rules
+    return sorted(({"rule": code, "name": r.name, "name_en": r.name_en,
+                    "points": got.get(code, 0)} for code, r in rules.items()),
+                  key=lambda x: -x["points"])
+
+
 def wall_points(svc: Services) -> dict:
-    """Return the month's party-member points leaderboard for the wall (names masked)."""
-    return leaderboard(svc, "month", limit=10)
+    """Return the month's party-member leaderboard (names masked) and its points by rule."""
+    return leaderboard(svc, "month", limit=12) | {"by_rule": points_by_rule(svc)}
 
 
 def wall_assessment(svc: Services) -> dict:
@@ -273,7 +287,10 @@ def wall_assessment(svc: Services) -> dict:
     streets = []
     for s in svc.district.streets:
         r = ranking(svc, street=s.code, limit=6)
-        streets.append({"code": s.code, "name": s.name, "count": r["count"], "rows": r["rows"]})
+        low = ranking(svc, street=s.code, limit=4, lowest=True)["rows"]
+        low = [x for x in low if x["rank"] > 6]
+        streets.append({"code": s.code, "name": s.name, "count": r["count"], "rows": r["rows"],
+                        "lowest": low[::-1]})
     return {"streets": streets, "stations": unit_ranking(svc, "station")[:8],
             "required": people(svc).assess.patrols_per_day}
 

@@ -20,11 +20,14 @@ from dashboard.keys import Keys
 
 FILE = "points_rules.csv"
 
-# KEYS: awards, member zset, boards...  ARGV: award id, JSON, points, at, member
+# KEYS: awards, member zset, by-rule (all), by-rule (month), boards...
+# ARGV: award id, JSON, points, at, member, rule
 AWARD_LUA = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-for i = 3, #KEYS do redis.call('ZINCRBY', KEYS[i], ARGV[3], ARGV[5]) end
+redis.call('HINCRBY', KEYS[3], ARGV[6], ARGV[3])
+redis.call('HINCRBY', KEYS[4], ARGV[6], ARGV[3])
+for i = 5, #KEYS do redis.call('ZINCRBY', KEYS[i], ARGV[3], ARGV[5]) end
 return 1
 """
 
@@ -114,10 +117,11 @@ class Ledger:
         aid = award_id(rule_code, ref)
         doc = {"id": aid, "member": member.id, "rule": rule_code, "points": pts, "ref": ref,
                "at": round(at), "note": note[:200], "by": by[:64]}
-        keys = [self.keys.points_awards(), self.keys.points_member(member.id)]
+        keys = [self.keys.points_awards(), self.keys.points_member(member.id),
+                self.keys.points_by_rule("all"), self.keys.points_by_rule(month)]
         for period in ("all", month):
             keys += [self.keys.points_board(period, "all"),
                      self.keys.points_board(period, f"street.{member.street}"),
                      self.keys.points_board(period, f"station.{member.station}")]
         return bool(self._award(keys=keys, args=[aid, orjson.dumps(doc), pts, round(at),
-                                                 member.id]))
+                                                 member.id, rule_code]))

@@ -242,11 +242,15 @@ def street_status(svc: Services, limit: int = 8, states: dict | None = None) -> 
 
 
 def rejections(svc: Services) -> dict:
-    """Return dead-letter counts by stream and reason, for the wall's health panel."""
+    """Return dead-letter counts by stream and reason category, labelled for the wall."""
+    from dashboard.i18n import reason, stream_name
+
+    lang = svc.settings.lang
     out = {}
     for name in logical_streams(svc.keys):
         reasons = svc.r.hgetall(svc.keys.deadletter_reasons(name))
-        out[name] = sorted(
-            ((k.decode(), int(v)) for k, v in reasons.items()), key=lambda kv: -kv[1]
+        out[stream_name(name, lang)] = sorted(
+            ((reason(k.decode(), lang), int(v)) for k, v in reasons.items()),
+            key=lambda kv: -kv[1],
         )
     return out

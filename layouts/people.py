@@ -60,6 +60,7 @@ def layout(**_path_vars) -> html.Div:
         html.Main(className="pp-main", children=[
             html.Div(className="pp-col", children=[
                 panel(t("pp_points_board", lang), html.Div(id="pp-points"), grow=True),
+                panel(t("pp_points_by_rule", lang), html.Div(id="pp-points-rules")),
             ]),
             html.Div(className="pp-col", children=[
                 panel(t("pp_assess_rank", lang), html.Div(id="pp-assess"), grow=True),
@@ -78,6 +79,7 @@ clientside_callback(ClientsideFunction("pp", "kpis"),
                     [Output(f"pp-kpi-{key}", "children") for key, _, _ in KPIS],
                     Input("pp-kpi-store", "data"))
 for _out, _store, _fn in (("pp-points", "pp-points-store", "points"),
+                          ("pp-points-rules", "pp-points-store", "pointsByRule"),
                           ("pp-assess", "pp-assess-store", "assess"),
                           ("pp-stations", "pp-assess-store", "stations"),
                           ("pp-tasks", "pp-tasks-store", "tasks"),

@@ -117,7 +117,7 @@ class CallsHandler:
         self.days = Days(settings.tz)
         self.group = keys.group(self.name)
         self._apply = r.register_script(APPLY_LUA)
-        self._granted_ver: bytes | None = None
+        self._granted_ver: object = self  # nothing loaded yet (the version is bytes or None)
         self._trimmed = -math.inf
         # Byte-keyed lookups for the hot path: catalog -> (unit, sharing, interfaces).
         self._units = {u.encode() for u in registry.units}
@@ -148,7 +148,7 @@ class CallsHandler:
 
     def _refresh_approvals(self) -> None:
         ver = self.r.get(self.keys.exchange_approvals_version())
-        if ver != self._granted_ver or not self._approvals:
+        if ver != self._granted_ver:
             granted = approvals_from_redis(self.r.hgetall(self.keys.exchange_approvals()))
             merged: dict[tuple[bytes, bytes], tuple[Approval, ...]] = {}
             for (cat, unit), found in [*self.reg.approvals.items(), *granted.items()]:

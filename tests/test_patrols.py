@@ -206,3 +206,12 @@ def test_each_grid_has_its_own_cells():
     cell0 = CELLS.cells(np.array([0]), np.array([lon]), np.array([lat]))
     cell1 = CELLS.cells(np.array([1]), np.array([lon]), np.array([lat]))
     assert cell0[0] >= 0 and cell1[0] == -1
+
+
+def test_a_stop_at_the_live_end_of_a_patrol_is_not_flagged_while_it_lasts():
+    path = mower(13)
+    walked = walk(T9, path)
+    resting = stand(end(walked) + 10, *path[-1], 14 * 60, every=30)  # now: resting 14 min
+    a = run(walked + resting)
+    assert a.patrols[0] == 1
+    assert a.stills == []
