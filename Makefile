@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 STAMP := .venv/.installed
 
-.PHONY: run test bench loadtest lint format district clean
+.PHONY: run run-prod test bench loadtest lint format district clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -13,6 +13,10 @@ $(STAMP): requirements.txt
 
 run: $(STAMP)
 	$(PY) app.py run
+
+# Several web processes (gunicorn, one port, pushes through Redis) and consumer processes.
+run-prod: $(STAMP)
+	WEB_WORKERS=$${WEB_WORKERS:-4} CONSUMER_PROCS=$${CONSUMER_PROCS:-2} $(PY) app.py run
 
 test: $(STAMP)
 	$(PY) -m ruff check .

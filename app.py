@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Dash(__name__, use_pages=True, pages_folder="layouts", title="Gridwall 网格运行指挥中心",
                suppress_callback_exceptions=True, serve_locally=True, update_title=None,
                assets_ignore=r".*\.map$")
+    html_lang = "en" if settings.lang == "en" else "zh-CN"
+    app.index_string = app.index_string.replace("<html>", f'<html lang="{html_lang}">', 1)
     server = app.server
     server.extensions["gridwall"] = svc
     server.config["SECRET_KEY"] = settings.secret_key or __import__("secrets").token_hex(32)
@@ -49,9 +51,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     people.people(svc)  # malformed people rule files (issue 5) fail here, at start-up
     server.register_blueprint(people_api.bp)
+    from dashboard import auth_routes, exports, grid_edit
+
+    auth_routes.init_app(app)  # login, the access guard on every request, CSRF (issue 6)
+    server.register_blueprint(exports.bp)
+    grid_edit.apply_overlay(svc)  # supervisors' grid boundary corrections over the files
+    from dashboard import metrics
+    from dashboard.push import RedisQueue
+
+    metrics.init_app(server)  # /metrics and ingest counting (issue 7)
+    shared = settings.web_workers > 1  # several web processes: panel pushes via Redis
+    queue = {"client_manager": RedisQueue(settings, svc.keys.push_queue())} if shared else {}
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[],
-                        message_queue=None, logger=False, engineio_logger=False)
-    relay = Relay(svc, socketio)
+                        message_queue=None, logger=False, engineio_logger=False, **queue)
+    relay = Relay(svc, socketio, shared=shared)
     panels.register(relay)
     server.extensions["gridwall.relay"] = relay
 
@@ -60,13 +73,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         """Put a new browser in the wall room and send it a full snapshot."""
         from dashboard import queries
 
+        if start_relay and not relay.wait_up(60.0):
+            return False  # Redis is down: the wall shows "reconnecting" while we wait
+        if not auth_routes.may_connect_socket():
+            return False  # only district supervisors and wall kiosks watch the live wall
         join_room(WALL_ROOM)
         snap = (relay.mirror.snapshot(svc.clock.now()) if relay.connected
                 else queries.map_snapshot(svc))
-        socketio.emit("gps", snap, to=request.sid)
+        socketio.emit("gps", snap, to=request.sid, ignore_queue=True)
         for event, payload in relay.cached():
-            socketio.emit(event, payload, to=request.sid)
+            socketio.emit(event, payload, to=request.sid, ignore_queue=True)
 
+    relay.on_topic("grids", lambda msg: grid_edit.on_notice(svc, relay.local, msg))
     if start_relay:
         relay.start()
     return app, socketio
@@ -95,6 +113,23 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("name", nargs="?", default="", help="who the key is for")
     key.add_argument("--role", default="", help="open311 (default), dept or supervisor")
     key.add_argument("--dept", default="", help="department code of a dept key")
+    usr = sub.add_parser("users", help="add, list or remove supervisors' and kiosks' logins")
+    usr.add_argument("action", choices=["add", "list", "remove"])
+    usr.add_argument("name", nargs="?", default="")
+    usr.add_argument("--role", default="", help="district, street, department or wall")
+    usr.add_argument("--street", default="", help="street code of a street supervisor")
+    usr.add_argument("--dept", default="", help="department code of a department operator")
+    usr.add_argument("--password", default="", help="default: asked for (or GW_PASSWORD)")
+    wt = sub.add_parser("walltoken", help="create, list or revoke kiosk wall tokens")
+    wt.add_argument("action", choices=["create", "list", "revoke"])
+    wt.add_argument("name", nargs="?", default="")
+    dl = sub.add_parser("deadletters", help="list or replay entries the consumers refused")
+    dl.add_argument("action", choices=["list", "replay"])
+    dl.add_argument("--stream", help="one logical stream (gps, events, calls, ...); default all")
+    dl.add_argument("--ids", nargs="*", default=[], help="dead-letter entry ids (default all)")
+    dl.add_argument("--reason", default="", help="only reasons starting with this text")
+    dl.add_argument("--limit", type=int, default=100000, help="at most this many entries")
+    dl.add_argument("--dry-run", action="store_true", help="replay: only say what would happen")
     sim = sub.add_parser("simulate", help="run the district simulator against a running app")
     sim.add_argument("--speed", type=float)
     sim.add_argument("--url", default="", help="base URL of the app (default http://HOST:PORT)")
@@ -126,6 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         return _apikey(settings, args)
     if args.cmd == "simulate":
         return runner.run_simulator(settings, args.url)
+    if args.cmd == "deadletters":
+        from streams.deadletters import run_cli
+
+        return run_cli(build_services(settings), args.action, args.stream, args.ids, args.reason,
+                       args.limit, args.dry_run)
+    if args.cmd in ("users", "walltoken"):
+        from dashboard.auth_cli import run as auth_cli
+
+        return auth_cli(settings, args)
     _parser().print_help()
     return 2
 

@@ -7,9 +7,8 @@
   function on(event, fn) { (gw.handlers[event] = gw.handlers[event] || []).push(fn); }
   function onPage() { return !!document.querySelector(".pp-page"); }
   function setProps(id, props) {
-    if (onPage() && window.dash_clientside && window.dash_clientside.set_props &&
-        document.getElementById(id)) {
-      window.dash_clientside.set_props(id, props);
+    if (onPage() && window.dash_clientside && window.dash_clientside.set_props) {
+      try { window.dash_clientside.set_props(id, props); } catch (e) { /* not rendered yet */ }
     }
   }
   function lang() {
@@ -39,11 +38,26 @@
   }
   function scoreClass(s) { return s >= 80 ? "pp-good" : s >= 60 ? "pp-fair" : "pp-poor"; }
 
-  on("pp_kpi", function (m) { setProps("pp-kpi-store", { data: m }); });
-  on("pp_points", function (m) { setProps("pp-points-store", { data: m }); });
-  on("pp_assess", function (m) { setProps("pp-assess-store", { data: m }); });
-  on("pp_anomalies", function (m) { setProps("pp-anomalies-store", { data: m }); });
-  on("pp_tasks", function (m) { setProps("pp-tasks-store", { data: m }); });
+  /* Keep the newest payload of each panel: the relay's cached push a new client gets may be
+   * older than the data the page was rendered with ("_t": when it was computed). */
+  var newest = {}, seedT = null;
+  function store(id) {
+    return function (m) {
+      if (!m || !onPage()) { return; }
+      var seed = document.getElementById("pp-seed");
+      var t0 = seed ? parseFloat(seed.getAttribute("data-t")) || 0 : 0;
+      if (t0 !== seedT) { seedT = t0; newest = {}; }  // a freshly rendered page
+      var floor = newest[id] === undefined ? t0 : newest[id];
+      if ((m._t || 0) < floor) { return; }
+      newest[id] = m._t || 0;
+      setProps(id, { data: m });
+    };
+  }
+  on("pp_kpi", store("pp-kpi-store"));
+  on("pp_points", store("pp-points-store"));
+  on("pp_assess", store("pp-assess-store"));
+  on("pp_anomalies", store("pp-anomalies-store"));
+  on("pp_tasks", store("pp-tasks-store"));
   /* A new anomaly makes its panel flash (the list itself follows with pp_anomalies). */
   on("people", function (m) {
     if (!onPage() || !m || m.ev !== "anomalies") { return; }
@@ -173,7 +187,7 @@
         }));
         var items = (data.items || []).map(function (a) {
           var d = a.detail || {};
-          var what = a.kind === "no_patrol" ? (d.cutoff + " " + d.done + "/" + d.required) :
+          var what = a.kind === "no_patrol" ? (d.done + "/" + d.required + tx(text, "pp_times")) :
                      a.kind === "impossible" ? (fmt(d.metres) + "m") :
                      (fmt(d.minutes) + tx(text, "pp_minutes"));
           return el("Div", { className: "pp-alert pp-alert-" + a.kind, key: a.id }, [

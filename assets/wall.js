@@ -36,7 +36,7 @@
   var pendingProps = {};
   function layoutReady() {
     return !!(window.dash_clientside && window.dash_clientside.set_props &&
-              document.getElementById("gw-config-ready"));
+              (document.getElementById("gw-conn") || document.getElementById("gw-config-ready")));
   }
   function setProps(id, props) {
     if (!layoutReady()) {
@@ -254,6 +254,8 @@
 
   function connect() {
     if (!window.io) { return setTimeout(connect, 50); }
+    /* Drill-down pages need no live push (and a street supervisor may not join the wall). */
+    if (document.documentElement.getAttribute("data-push") === "0") { return; }
     var socket = (gw.socket = window.io({ transports: ["websocket", "polling"],
       reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 }));
     socket.on("connect", function () { setConn(true); });

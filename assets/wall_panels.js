@@ -20,7 +20,7 @@
         if (!rows || !rows.length) { return empty(); }
         return el("Div", { className: "gw-rows" }, rows.map(function (r) {
           var share = r.total ? r.online / r.total : 0;
-          return el("Div", { className: "gw-row", key: r.code }, [
+          return el("Div", { className: "gw-row", key: r.code, id: "gw-st-" + r.code }, [
             el("Div", { className: "gw-row-head" }, [
               el("Span", { className: "gw-row-name" }, r.name),
               el("Span", { className: "gw-row-num" }, fmt(r.online) + " / " + fmt(r.total)),

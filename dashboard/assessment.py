@@ -33,6 +33,7 @@ PARTS = ("patrols", "coverage", "distance", "inside", "online", "cases_reported"
          "cases_verified", "tasks_done")
 COUNTERS = ("cases_reported", "cases_verified", "tasks_done")  # from worker_day counters
 ANOMALY_KINDS = ("no_patrol", "outside", "still", "impossible")
+JUMP_MERGE_S = 300  # seconds: impossible jumps this close together are one anomaly
 
 
 class AssessmentError(ValueError):
@@ -189,7 +190,11 @@ def anomalies(a: Analysis, workers: list[str], rules: AssessmentRules, day: str,
         out.append(Anomaly(f"{day}:{workers[wi]}:still:{int(start)}", workers[wi], "still",
                            start, end, {"minutes": round((end - start) / 60)}))
     seen: dict[int, int] = {}
+    last: dict[int, float] = {}
     for wi, ts, metres, mps in a.jumps:
+        if ts - last.get(wi, -1e18) <= JUMP_MERGE_S:  # out and straight back: one anomaly
+            continue
+        last[wi] = ts
         seen[wi] = seen.get(wi, 0) + 1
         if seen[wi] <= rules.impossible_per_day:
             out.append(Anomaly(f"{day}:{workers[wi]}:impossible:{int(ts)}", workers[wi],

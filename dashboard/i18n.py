@@ -100,7 +100,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pp_minutes": ("分钟", "min"),
     "pp_points_by_rule": ("积分来源 · 本月", "Points by rule · this month"),
     "pp_lowest": ("末位关注", "Needs attention"),
+    "pp_times": ("次", ""),
 }
+
+from dashboard.i18n_drill import STRINGS as _DRILL  # noqa: E402 - issue 6's strings
+
+STRINGS.update(_DRILL)
 
 
 # Dead-letter reason categories (the text before the first colon of a reason).

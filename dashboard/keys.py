@@ -55,6 +55,19 @@ class Keys:
         """Return the hash of issued API keys: sha256(key) -> JSON {name, role, dept}."""
         return f"{self.prefix}:{{auth}}:apikeys"
 
+    # ---- several web processes (issue 7) ---------------------------------------------
+    def push_leader(self) -> str:
+        """Return the lease of the web process that computes the wall panels (PX TTL)."""
+        return f"{self.prefix}:{{ops}}:push:leader"
+
+    def web_processes(self) -> str:
+        """Return the hash web process -> JSON {clients, at, leader} (push clients metric)."""
+        return f"{self.prefix}:{{ops}}:web"
+
+    def push_queue(self) -> str:
+        """Return the pub/sub channel of socket.io's message queue (not a channel() topic)."""
+        return f"{self.prefix}:sio"
+
     # ---- GPS -----------------------------------------------------------------------
     def gps_shard(self, worker: str) -> int:
         """Return the shard of a worker (stable across processes and restarts)."""

@@ -29,8 +29,8 @@ def register(relay: Relay) -> None:
     # people (issue 5): the /people page
     from dashboard import people_queries as pq
 
-    relay.every("pp_kpi", 2.0, pq.wall_kpis)
-    relay.every("pp_points", 5.0, pq.wall_points)
-    relay.every("pp_assess", 10.0, pq.wall_assessment)
-    relay.every("pp_anomalies", 3.0, pq.wall_anomalies)
-    relay.every("pp_tasks", 3.0, pq.wall_tasks)
+    relay.every("pp_kpi", 2.0, pq.stamped(pq.wall_kpis))
+    relay.every("pp_points", 5.0, pq.stamped(pq.wall_points))
+    relay.every("pp_assess", 5.0, pq.stamped(pq.wall_assessment))
+    relay.every("pp_anomalies", 3.0, pq.stamped(pq.wall_anomalies))
+    relay.every("pp_tasks", 3.0, pq.stamped(pq.wall_tasks))

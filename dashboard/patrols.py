@@ -276,9 +276,16 @@ def analyse(cells: CellIndex, grid_of: np.ndarray, batch: Batch, rules: TrackRul
             if walk >= 0 and is_patrol[walk] and walk_id[r1[k] + 1] == walk:
                 stills.append((int(w[r0[k]]), float(tf[r0[k]]), float(run_end_t[k])))
     sel = (cell >= 0) & inside
-    day_pairs = np.unique(w[sel].astype(np.int64) * (cells.total + 1) + cell[sel])
-    coverage = np.bincount(day_pairs // (cells.total + 1), minlength=nw) / np.maximum(
-        cells.n_cells[grid_of], 1)
+    if len(np.unique(grid_of)) == nw:  # one worker per grid: a bitmap of visited cells
+        seen = np.zeros(cells.total + 1, bool)
+        seen[cell[sel]] = True
+        per_grid = (np.add.reduceat(seen[:-1].astype(np.int64), cells.offset)
+                    if cells.total else np.zeros(0, np.int64))
+        visited_day = per_grid[grid_of]
+    else:
+        day_pairs = np.unique(w[sel].astype(np.int64) * (cells.total + 1) + cell[sel])
+        visited_day = np.bincount(day_pairs // (cells.total + 1), minlength=nw)
+    coverage = visited_day / np.maximum(cells.n_cells[grid_of], 1)
 
     outside = []
     for k in np.flatnonzero(~inside[o0] & (o_dur >= rules.outside_alert_s)):

@@ -181,7 +181,7 @@ def anomalies():
     return jsonify(q.anomaly_feed(services(), day, _limit(50)))
 
 
-# ---- points ---------------------------------------------------------------------------------------
+# ---- points --------------------------------------------------------------------------------------
 @bp.get("/points/leaderboard")
 @storage
 def leaderboard():
@@ -227,7 +227,7 @@ def volunteer():
     return jsonify(out | {"awarded": ok}), (201 if ok else 200)
 
 
-# ---- service rules and residents ---------------------------------------------------------------------
+# ---- service rules and residents -----------------------------------------------------------------
 @bp.post("/service-rules/run")
 @storage
 def run_rules():

@@ -252,7 +252,19 @@ def search_residents(svc: Services, query: str, grid: str = "", limit: int = 50,
     return out
 
 
-# ---- the /people wall ------------------------------------------------------------------------------
+def stamped(producer):  # noqa: ANN001, ANN201
+    """Wrap a wall producer so its payload carries the real time it was computed ("_t"): the
+    page keeps the newest of its first render and the relay's cached pushes."""
+    import time
+
+    def run(svc: Services) -> dict:
+        return producer(svc) | {"_t": time.time()}
+
+    run.__name__ = getattr(producer, "__name__", "producer")
+    return run
+
+
+# ---- the /people wall ----------------------------------------------------------------------------
 def wall_kpis(svc: Services) -> dict:
     """Return the KPI strip of the people wall."""
     day = _today(svc)
@@ -279,7 +291,7 @@ def points_by_rule(svc: Services, period: str = "") -> list[dict]:
 
 def wall_points(svc: Services) -> dict:
     """Return the month's party-member leaderboard (names masked) and its points by rule."""
-    return leaderboard(svc, "month", limit=12) | {"by_rule": points_by_rule(svc)}
+    return leaderboard(svc, "month", limit=10) | {"by_rule": points_by_rule(svc)}
 
 
 def wall_assessment(svc: Services) -> dict:

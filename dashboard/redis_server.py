@@ -81,7 +81,7 @@ class EmbeddedRedis:
             args += ["--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
         return args + self.extra
 
-    def start(self, timeout_s: float = 10.0) -> str:
+    def start(self, timeout_s: float = 60.0) -> str:
         """Start the server, wait until it answers PING and return its URL."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
@@ -101,6 +101,7 @@ class EmbeddedRedis:
             except (redis.ConnectionError, redis.BusyLoadingError, FileNotFoundError):
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop(kill=True)  # never leave an orphan behind a failed start
                 raise RuntimeError(f"redis-server did not start, see {self.folder / 'redis.log'}")
             time.sleep(0.02)
         client.close()

@@ -97,11 +97,12 @@ def with_overlay(df: pd.DataFrame, overlay: dict[str, pd.Series]) -> pd.DataFram
         return df
     out = df.copy(deep=False)
     for col, s in overlay.items():
-        s = s[s.index.isin(out.index)]
-        if s.empty:
+        pos = out.index.get_indexer(s.index)  # -1: a resident no longer in the registry
+        keep = pos >= 0
+        if not keep.any():
             continue
         values = out[col].to_numpy().copy()
-        values[out.index.get_indexer(s.index)] = s.to_numpy()
+        values[pos[keep]] = s.to_numpy()[keep]
         out[col] = values
     return out
 

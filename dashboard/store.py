@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from dashboard.config import Settings
 
 RedisClient = redis.Redis | RedisCluster
+
+
+class ClusterClient(RedisCluster):
+    """redis-py's cluster client whose pipelines may also PUBLISH.
+
+    redis-py refuses PUBLISH in a cluster pipeline because it has no key to route by; classic
+    pub/sub messages reach every node of a cluster, so any node will do.
+    """
+
+    def pipeline(self, transaction=None, shard_hint=None):  # noqa: ANN001, ANN201 - as redis-py
+        """Return a cluster pipeline that also accepts publish()."""
+        pipe = super().pipeline(transaction=transaction, shard_hint=shard_hint)
+        pipe.publish = partial(pipe.execute_command, "PUBLISH")
+        return pipe
 
 
 def connect(settings: Settings, url: str | None = None) -> RedisClient:
@@ -18,9 +34,9 @@ def connect(settings: Settings, url: str | None = None) -> RedisClient:
     )
     if settings.redis_cluster_nodes:
         nodes = [ClusterNode(*hp.rsplit(":", 1)) for hp in settings.redis_cluster_nodes.split(",")]
-        return RedisCluster(startup_nodes=nodes, **opts)
+        return ClusterClient(startup_nodes=nodes, **opts)
     if url.startswith("redis+cluster://"):
-        return RedisCluster.from_url("redis://" + url[len("redis+cluster://") :], **opts)
+        return ClusterClient.from_url("redis://" + url[len("redis+cluster://") :], **opts)
     if not url:
         raise ValueError("no Redis URL: start the embedded server first (python app.py run)")
     return redis.Redis.from_url(url, **opts)

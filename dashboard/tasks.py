@@ -14,6 +14,7 @@ import redis
 from dashboard.keys import Keys
 
 CHUNK = 500  # tasks per Lua call
+DAY_TTL_S = 400 * 86400  # seconds the per-day counters are kept
 FIELDS = ("id", "rule", "resident", "worker", "grid", "station", "street", "occasion", "due")
 
 # KEYS: open(all), stats(day), then per task: task, worker zset, open(rule)
@@ -54,8 +55,10 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'done|' .. rule, 1)
 redis.call('HINCRBY', KEYS[5], worker .. '|tasks_done', 1)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+redis.call('EXPIRE', KEYS[4], DAY_TTL)
+redis.call('EXPIRE', KEYS[5], DAY_TTL)
 return 1
-"""
+""".replace("DAY_TTL", str(DAY_TTL_S))
 
 
 @dataclass(frozen=True)

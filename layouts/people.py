@@ -4,6 +4,7 @@ service tasks; every panel is pushed over socket.io (pp_* events), residents mas
 from __future__ import annotations
 
 import logging
+import time
 
 import dash
 import redis
@@ -12,6 +13,7 @@ from flask import current_app
 
 from dashboard import people_queries as pq
 from dashboard.i18n import STRINGS, t
+from dashboard.people_queries import stamped
 from layouts._widgets import header, kpi, panel
 
 log = logging.getLogger("gridwall.people")
@@ -38,7 +40,7 @@ def _live(svc) -> dict:
     out = {}
     for store, (_name, producer) in STORES.items():
         try:
-            out[store] = producer(svc)
+            out[store] = stamped(producer)(svc)
         except redis.RedisError as exc:
             log.warning("people page rendered without %s: %s", store, exc)
             out[store] = None
@@ -49,10 +51,12 @@ def layout(**_path_vars) -> html.Div:
     """Return the people page."""
     svc = current_app.extensions["gridwall"]
     lang = svc.settings.lang
+    rendered = time.time()  # pushes computed before this are older than the first render
     live = _live(svc)
     unit = lambda key: t(key, lang) if key and lang == "zh" else ""  # noqa: E731
     return html.Div(className="gw-wall pp-page", **{"data-lang": lang}, children=[
         dcc.Store(id="pp-text", data=_texts(lang)),
+        html.Div(id="pp-seed", hidden=True, **{"data-t": f"{rendered:.3f}"}),
         *[dcc.Store(id=store, data=live[store]) for store in STORES],
         header("people_title", lang),
         html.Div(className="gw-kpis", children=[

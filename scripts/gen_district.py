@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gen_catalog import write_patrol_items
 from gen_exchange import write_exchange
+from gen_people import write_people
 
 SEED = 20190121  # the pilot's start date
 EARTH_R_M = 6371008.8  # mean Earth radius, metres
@@ -371,6 +372,7 @@ WRITERS: list[Callable[[Path, Context], None]] = [
     write_departments,
     write_exchange,
     write_patrol_items,
+    write_people,  # residents.parquet: reads the files above, so it runs last
 ]
 
 

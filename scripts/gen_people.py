@@ -291,6 +291,13 @@ def write(df: pd.DataFrame, path: Path) -> None:
                    use_dictionary=["sex", "grid", "relation", "address"])
 
 
+def write_people(out: Path, ctx: object = None) -> None:
+    """Write residents.parquet of a district folder (a gen_district writer: runs last)."""
+    df = generate(out)
+    write(df, out / "residents.parquet")
+    print(f"wrote {len(df)} residents to {out / 'residents.parquet'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Generate residents.parquet into a district folder."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -41,39 +41,42 @@ ADMIN = "shot-people-admin"
 
 def _deviant(svc, day_start: float) -> None:  # noqa: ANN001
     """Give four workers a day the assessment should flag (their track is replaced)."""
-    from shapely.geometry import Polygon
-
     from dashboard.patrols import M_PER_DEG
     from streams.gps_state import pack_point
+    from tests._people import cover_walk
 
-    def track(wid: str, pieces: list[tuple[str, float, float]]) -> None:
-        g = svc.district.grid(svc.district.worker(wid).grid)
-        c = Polygon(g.ring).centroid
-        kx = M_PER_DEG * math.cos(math.radians(c.y))
-        blob, t = bytearray(), None
-        for kind, start_h, minutes in pieces:
-            t = day_start + start_h * 3600
-            for i in range(int(minutes * 6)):  # a point every 10 s
-                a = i / 30.0
-                if kind == "walk":  # a loop of ~130 m radius around the centre
-                    x, y = 130 * math.cos(a), 110 * math.sin(a)
-                elif kind == "away":  # 700 m east of the grid
-                    x, y = 700 + 5 * math.sin(i), 5 * math.cos(i)
-                elif kind == "jump" and i == 30:
-                    x, y = 900, 0
-                elif kind == "jump":
-                    x, y = 130 * math.cos(a), 110 * math.sin(a)
-                else:  # stand
-                    x, y = 20 + 3 * math.sin(i), 10 + 3 * math.cos(i)
-                blob += pack_point(t + i * 10, c.y + y / M_PER_DEG, c.x + x / kx)
-        key = svc.keys.gps_track(svc.keys.gps_shard(wid), svc.days.day(day_start + 43200), wid)
-        svc.r.set(key, bytes(blob))
+    def put(wid: str, points: list) -> None:
+        blob = b"".join(pack_point(t, la, lo) for t, la, lo in sorted(points))
+        day = svc.days.day(day_start + 43200)
+        svc.r.set(svc.keys.gps_track(svc.keys.gps_shard(wid), day, wid), blob)
 
+    def stand(t0: float, lat: float, lon: float, minutes: float, dx_m: float = 0.0) -> list:
+        kx = M_PER_DEG * math.cos(math.radians(lat))
+        return [(t0 + 30 * i, lat + 3 * math.cos(i) / M_PER_DEG,
+                 lon + (dx_m + 3 * math.sin(i)) / kx) for i in range(int(minutes * 2))]
+
+    h = lambda hours: day_start + hours * 3600  # noqa: E731
     ws = [w.id for w in svc.district.workers]
-    track(ws[4], [("stand", 8.0, 200), ("walk", 14.2, 80)])  # no morning patrol
-    track(ws[40], [("walk", 8.5, 90), ("away", 13.5, 50), ("walk", 14.6, 70)])
-    track(ws[90], [("walk", 8.4, 60), ("stand", 9.4, 13), ("walk", 9.62, 40)])
-    track(ws[150], [("walk", 8.6, 80), ("jump", 14.1, 60), ("walk", 15.1, 30)])
+    ring = lambda wid: svc.district.grid(svc.district.worker(wid).grid).ring  # noqa: E731
+    # no morning patrol: at the desk until the afternoon
+    _, la, lo = cover_walk(ring(ws[4]), h(14.2))[0]
+    put(ws[4], stand(h(8), la, lo, 360) + cover_walk(ring(ws[4]), h(14.2)))
+    # fifty minutes 700 m outside the grid after lunch
+    walk = cover_walk(ring(ws[40]), h(8.5))
+    _, la, lo = walk[-1]
+    put(ws[40], walk + stand(h(13.5), la, lo, 50, 700) + cover_walk(ring(ws[40]), h(14.6)))
+    # thirteen minutes standing still in the middle of the morning patrol
+    walk = cover_walk(ring(ws[90]), h(8.4))
+    half = len(walk) // 2
+    t, la, lo = walk[half]
+    rest = [(tt + 13 * 60, a, b) for tt, a, b in walk[half + 1:]]
+    put(ws[90], walk[:half] + stand(t + 30, la, lo, 12.5) + rest + cover_walk(ring(ws[90]),
+                                                                           h(14.3)))
+    # an impossible jump of 900 m in the afternoon patrol
+    walk = cover_walk(ring(ws[150]), h(14.1))
+    t, la, lo = walk[40]
+    put(ws[150], cover_walk(ring(ws[150]), h(8.6)) + walk[:40] + [(t + 2, la + 0.008, lo)] +
+        [(tt + 4, a, b) for tt, a, b in walk[40:]])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="gw-shot-people-"))
     redis = EmbeddedRedis(tmp / "redis")
     settings = load_settings({}, redis_url=redis.start(), data_dir=str(tmp / "var"),
-                             push_interval_s=0.5, people_admin_keys=ADMIN)
+                             push_interval_s=0.5, people_admin_keys=ADMIN,
+                             auth_required=False)  # the kiosk view, without a wall token
     day = datetime.fromisoformat(args.day).replace(tzinfo=TZ)
     start_of_day = day.timestamp()
     end = start_of_day + 16.5 * 3600
@@ -144,9 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         b = p.chromium.launch(executable_path="/usr/bin/chromium",
                               args=["--no-sandbox", "--disable-gpu"])
         page = b.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"http://127.0.0.1:{port}/people")
-        page.wait_for_function("() => document.querySelectorAll('.pp-points-row').length > 3",
-                               timeout=30000)
+        try:
+            page.wait_for_function(
+                "() => document.querySelectorAll('.pp-points-row').length > 3", timeout=30000)
+        except Exception:  # noqa: BLE001 - save what there is, say why
+            print("page did not fill in:", errors or page.inner_text("body")[:500])
         time.sleep(4)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out))

@@ -20,6 +20,9 @@ log = logging.getLogger("gridwall.consumer")
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
+# Errors that say Redis is unreachable, not that an entry is bad: never dead-letter for them.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -108,7 +111,7 @@ class Consumer:
                 self.step(self.block_ms)
                 self._heartbeat()
                 backoff = 0.1
-            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+            except REDIS_DOWN as exc:
                 # Redis restarted or the network blipped: wait and carry on with the same group.
                 log.warning("consumer %s: redis unavailable (%s), retrying", self.name, exc)
                 pending_done.clear()
@@ -133,7 +136,7 @@ class Consumer:
                 self.group,
                 self.name,
                 {stream: ">"},
-                count=self.batch,
+                count=getattr(self.handler, "batch", None) or self.batch,
                 block=block_ms if single and block_ms else None,
             )
             for _name, entries in resp or []:
@@ -160,12 +163,16 @@ class Consumer:
             return 0
         try:
             failures = self.handler.handle(entries)
+        except REDIS_DOWN:
+            raise  # not the entries' fault: leave them pending, the loop retries after a pause
         except Exception as exc:  # noqa: BLE001 - isolate the entry that breaks the batch
             log.warning("batch of %d failed (%s); handling one by one", len(entries), exc)
             failures = []
             for entry in entries:
                 try:
                     failures.extend(self.handler.handle([entry]))
+                except REDIS_DOWN:
+                    raise
                 except Exception as one:  # noqa: BLE001
                     failures.append(
                         Failure(entry[0], f"handler error: {type(one).__name__}: {one}")

@@ -21,8 +21,13 @@ def _stop_on_signals(stop: threading.Event) -> None:
         signal.signal(sig, lambda *_: stop.set())
 
 
+WEB_THREADS = 64  # threads per gunicorn worker; each open wall websocket holds one
+
+
 def run_web(settings: Settings) -> int:
     """Serve the Dash app and socket.io on HOST:PORT (threaded Werkzeug + simple-websocket)."""
+    if settings.web_workers > 1:
+        return run_gunicorn(settings)
     from app import create_app
 
     app, socketio = create_app(settings)
@@ -37,6 +42,40 @@ def run_web(settings: Settings) -> int:
         log_output=False,
         allow_unsafe_werkzeug=True,
     )
+    return 0
+
+
+def run_gunicorn(settings: Settings) -> int:
+    """Serve WEB_WORKERS processes on one port with gunicorn's threaded workers.
+
+    No sticky sessions: the wall's socket.io client uses the websocket transport only (one
+    connection, so one worker), pub/sub deltas reach every worker and the panels go through
+    socket.io's message queue on Redis (dashboard/push.py).
+    """
+    import dataclasses
+    import secrets
+
+    from gunicorn.app.base import BaseApplication
+
+    if not settings.secret_key:  # one secret for every worker's cookies
+        settings = dataclasses.replace(settings, secret_key=secrets.token_hex(32))
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            conf = {"bind": f"{settings.host}:{settings.port}", "workers": settings.web_workers,
+                    "worker_class": "gthread", "threads": WEB_THREADS, "timeout": 60,
+                    "graceful_timeout": 10, "keepalive": 5, "loglevel": "warning"}
+            for key, value in conf.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # noqa: ANN202 - runs in each worker, after the fork
+            from app import create_app
+
+            return create_app(settings)[0].server
+
+    log.info("wall on http://%s:%s/ (%d gunicorn workers)", settings.host, settings.port,
+             settings.web_workers)
+    Server().run()
     return 0
 
 
@@ -73,10 +112,17 @@ def run_consumers(settings: Settings, names: list[str], name: str | None = None)
         t = threading.Thread(target=c.run, name=f"consume-{n}", daemon=True)
         t.start()
         threads.append(t)
+    from dashboard import grid_edit  # issue 6: corrected grid boundaries reach the locator
+
+    threads.append(grid_edit.start_watcher(svc, stop))
     if "events" in chosen:  # the reminder engine runs beside the dispatch consumer
         from dashboard.reminders import start_thread
 
         threads.append(start_thread(svc, stop))
+    if "gps" in chosen:  # assessment, case points, daily service rules (issue 5), locked
+        from streams.people import start_thread as start_people
+
+        threads.append(start_people(svc, stop))
     maint = Maintenance(svc)
     while not stop.wait(10.0):
         try:
@@ -138,16 +184,20 @@ def run_all(settings: Settings) -> int:
         env["OPEN311_API_KEYS"] = "gw_demo_" + __import__("secrets").token_urlsafe(16)
     print(f"Open311 API key of this demo: {env.get('OPEN311_API_KEYS', '').split(',')[0]}",
           flush=True)
-    children = [_child(["consume", "all"], env), _child(["web"], env)]
+    env["WEB_WORKERS"] = str(settings.web_workers)
+    if settings.web_workers > 1 and not settings.secret_key:  # the same cookies on every worker
+        env["SECRET_KEY"] = __import__("secrets").token_hex(32)
+    children = [_child(["consume", "all"], env) for _ in range(max(1, settings.consumer_procs))]
+    children.append(_child(["web"], env))
     if settings.simulate:
         _wait_http(f"http://{settings.host}:{settings.port}/api/v1/health", 30.0)
         children.append(_child(["simulate"], env))
     stop = threading.Event()
     _stop_on_signals(stop)
-    print(
-        f"Gridwall wall: http://{settings.host}:{settings.port}/  (Ctrl-C stops everything)",
-        flush=True,
-    )
+    from dashboard.auth_cli import demo_accounts  # issue 6: a kiosk URL and a demo login
+
+    print("\n".join(demo_accounts(settings, env.get("REDIS_URL", ""))), flush=True)
+    print("(Ctrl-C stops everything)", flush=True)
     while not stop.wait(0.5):
         if any(c.poll() is not None for c in children):
             log.error("a child process exited; stopping")

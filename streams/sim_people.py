@@ -103,7 +103,8 @@ class TaskDoers:
             member = self.rng.choice(self.members)
             out.append(Post("/api/v1/points/volunteer", {
                 "api_key": self.key, "member": member, "activity": self.rng.choice(ACTIVITIES),
-                "points": self.rng.randint(2, 6), "by": "网格站", "ref": f"sim{self.seed}-{self.n}"}))
+                "points": self.rng.randint(2, 6), "by": "网格站",
+                "ref": f"sim{self.seed}-{self.n}"}))
         return out
 
 

@@ -61,6 +61,7 @@ def settings(redis_server, tmp_path):
         consumer_block_ms=50,
         push_interval_s=0.2,
         claim_idle_ms=1000,
+        auth_required=False,  # access control has its own tests (auth_settings, auth_app)
     )
 
 
@@ -150,6 +151,28 @@ def live_app(svc):
     app.close()
 
 
+@pytest.fixture
+def auth_settings(settings):
+    """Return the test settings with access control on (login, wall tokens, CSRF)."""
+    import dataclasses
+
+    return dataclasses.replace(settings, auth_required=True)
+
+
+@pytest.fixture
+def auth_svc(auth_settings, clock, redis_client):
+    """Return services with access control on."""
+    return build_services(auth_settings, clock=clock, r=redis_client)
+
+
+@pytest.fixture
+def auth_app(auth_svc):
+    """Serve the app with access control on over real HTTP, consumers running; yield it."""
+    app = LiveApp(auth_svc)
+    yield app
+    app.close()
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Launch Debian's Chromium through Playwright, once per session."""
@@ -183,3 +206,31 @@ def page(browser):
     pg.on("pageerror", lambda e: pg.errors.append(f"{e}\n{e.stack}"))
     yield pg
     ctx.close()
+
+
+# ---- scale-out and faults (issue 7) --------------------------------------------------------
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """Start a real 3-master Redis Cluster on loopback ports for the whole session."""
+    from dashboard.redis_cluster import EmbeddedCluster
+
+    cluster = EmbeddedCluster(tmp_path_factory.mktemp("cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_svc(settings, clock, redis_cluster):
+    """Return services on the cluster (redis-py's RedisCluster), GPS over three shards; flushed."""
+    import dataclasses
+
+    from dashboard.store import connect
+
+    s = dataclasses.replace(settings, redis_url=redis_cluster.url, gps_shards=3,
+                            open311_api_keys="cluster-test-key")
+    r = connect(s)
+    r.flushall()
+    yield build_services(s, clock=clock, r=r)
+    r.flushall()
+    r.close()

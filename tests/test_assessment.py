@@ -119,7 +119,7 @@ def test_a_worker_without_any_fix_before_the_cutoff_is_not_flagged_for_patrols()
 def test_outside_still_and_impossible_anomalies_carry_their_times():
     a = analysis(1, outside=[(0, at("10:00"), at("10:45"))],
                  stills=[(0, at("14:00"), at("14:12"))],
-                 jumps=[(0, at("15:00") + i, 5000, 900.0) for i in range(8)])
+                 jumps=[(0, at("15:00") + 600 * i, 5000, 900.0) for i in range(8)])
     found = anomalies(a, ["W1"], RULES, DAY, TZ, at("11:00"))
     kinds = [x.kind for x in found]
     assert kinds.count("outside") == 1 and kinds.count("still") == 1
@@ -179,3 +179,31 @@ def test_two_patrols_earn_a_party_member_the_double_patrol_points(day_of_tracks)
     assess_day(svc, DAY, at("18:40"))
     assert svc.r.zscore(svc.keys.points_board("all"), W_PARTY) == 1.0
     assert svc.r.zscore(svc.keys.points_board("202605"), W_PARTY) == 1.0
+
+
+def test_a_jump_out_and_straight_back_is_one_anomaly():
+    a = analysis(1, jumps=[(0, at("10:00"), 5000, 900.0), (0, at("10:00") + 10, 5000, 500.0)])
+    found = anomalies(a, ["W1"], RULES, DAY, TZ, at("10:10"))
+    assert [x.kind for x in found] == ["impossible"]
+
+
+# ---- the periodic driver --------------------------------------------------------------------
+def test_the_jobs_run_what_is_due_once_and_finalise_yesterday_after_midnight(svc, clock):
+    from streams.people import PeopleJobs
+    from tests._people import resident, use_registry
+
+    use_registry(svc, [resident("R1", birth="1966-06-20")])
+    jobs = PeopleJobs(svc)
+    clock.set(at("07:00"))
+    first = jobs.run_once(clock.now())
+    assert set(first) == {"cases", "assess", "final", "rules"}
+    assert first["final"]["day"] == "20260528"
+    assert first["rules"]["created"] == 1
+    assert jobs.run_once(clock.now()) == {}  # nothing due again yet
+    clock.set(at("00:20", "2026-05-30"))
+    svc.r.delete(svc.keys.people_lock("assess"), svc.keys.people_lock("cases"))
+    after = jobs.run_once(clock.now())
+    assert after["final"] == {"day": DAY, "workers": len(svc.district.workers),
+                              "anomalies": 0, "final": True}
+    assert "rules" not in after  # before SERVICE_RULES_AT
+    assert "final" not in jobs.run_once(clock.now())

@@ -95,3 +95,20 @@ def test_setting_stop_ends_the_loop_cleanly(svc):
     c.stop.set()
     t.join(5)
     assert not t.is_alive()
+
+
+def test_entries_are_not_dead_lettered_when_redis_drops_mid_batch(svc):
+    import pytest
+    import redis
+
+    class Flaky(Recorder):
+        def handle(self, entries):
+            raise redis.ConnectionError("connection reset")
+
+    h = Flaky(svc.keys)
+    svc.r.xadd(h.streams()[0], {"body": "a"})
+    c = _consumer(svc, h)
+    with pytest.raises(redis.ConnectionError):
+        c.drain()
+    assert svc.r.xlen(svc.keys.deadletter("demo")) == 0
+    assert svc.r.xpending(h.streams()[0], c.group)["pending"] == 1

@@ -104,7 +104,7 @@ def test_volunteer_points_need_a_known_party_member(svc, clock, residents):
     assert err.value.status == 404
 
 
-# ---- cases read into counts and points ------------------------------------------------------------
+# ---- cases read into counts and points -----------------------------------------------------------
 def put_case(svc, cid: str, worker: str, reported: float, state: str = "dispatched",
              **kw) -> None:
     grid = svc.district.worker(worker).grid

@@ -1,0 +1,374 @@
+"""Reads of the supervisor drill-down pages: district, street, station, grid, worker,
+department, case and search; one function per page part, taking Services and a Scope.
+
+Pages never read Redis themselves; everything they show (and every table they export) comes
+from here, already limited to what the Scope may see and with personal data masked unless
+the Scope may reveal it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from dashboard import case_queries
+from dashboard.auth import Scope
+from dashboard.privacy import mask_phone
+from dashboard.queries import status_code, track, worker_states
+from dashboard.services import Services
+from streams.gps_state import OFFLINE, OUTSIDE, PATROLLING, STATUS_NAMES
+
+OPEN_CACHE_S = 2.0  # seconds the open-case rows are reused between page renders
+CASE_ROWS = 500  # rows of a case table at most (most urgent deadlines first)
+LEVELS = ("district", "street", "station", "grid")
+
+
+def local(svc: Services, ts: float | None, fmt: str = "%m-%d %H:%M") -> str:
+    """Return a Unix time as local text in the district's zone ("" for none)."""
+    if not ts:
+        return ""
+    return datetime.fromtimestamp(float(ts), svc.days.tz).strftime(fmt)
+
+
+# ---- the district model ------------------------------------------------------------------------
+def grids_of(svc: Services, level: str, code: str = "") -> list:
+    """Return the grids under a district, street, station or grid."""
+    d = svc.district
+    if level == "district":
+        return list(d.grids)
+    if level == "grid":
+        g = d.grid(code)
+        return [g] if g else []
+    return [g for g in d.grids if getattr(g, level) == code]
+
+
+def children(svc: Services, level: str, code: str = "") -> tuple[str, list]:
+    """Return (child level, units) one level under a unit: streets, stations or grids."""
+    d = svc.district
+    if level == "district":
+        used = {g.street for g in d.grids}
+        return "street", [s for s in d.streets if s.code in used]
+    if level == "street":
+        return "station", [s for s in d.stations if s.street == code]
+    return "grid", grids_of(svc, level, code)
+
+
+def open_rows(svc: Services) -> list[dict]:
+    """Return the wall fields of every open case (cached a moment: one read per page view)."""
+    hit = svc.extra.get("drill_open")
+    if hit and time.monotonic() - hit[0] < OPEN_CACHE_S:
+        return hit[1]
+    ids = [i.decode() for i in svc.r.zrange(svc.keys.cases_open(), 0, 50_000)]
+    rows = case_queries._rows(svc, ids)  # noqa: SLF001 - one HMGET per case, as the wall
+    svc.extra["drill_open"] = (time.monotonic(), rows)
+    return rows
+
+
+def _case_row(svc: Services, r: dict, now: float, lang: str) -> dict:
+    n = case_queries.names(svc)
+    dl = float(r["dl"] or 0)
+    late = r["s"] in ("dispatched", "accepted", "returned") and dl and dl < now
+    state = case_queries.STATE_ZH.get(r["s"], r["s"]) if lang == "zh" else r["s"]
+    urgency = case_queries.URGENCY_ZH.get(r["u"], r["u"]) if lang == "zh" else r["u"]
+    return {"href": f"/case/{r['id']}", "id": r["id"], "item": n["item"].get(r["it"], r["it"]),
+            "urgency": urgency, "state": state, "dept": n["dept"].get(r["d"], r["d"]),
+            "street": n["street"].get(r["sr"], ""), "grid": n["grid"].get(r["g"], ""),
+            "reported": local(svc, float(r["at"] or 0)), "deadline": local(svc, dl),
+            "late_min": round((now - dl) / 60) if late else 0}
+
+
+def cases_in(svc: Services, grids: set[str] | None = None, dept: str = "",
+             lang: str = "zh") -> list[dict]:
+    """Return open cases of some grids or of a department as table rows, most urgent first."""
+    now = svc.clock.now()
+    rows = [r for r in open_rows(svc)
+            if (grids is None or r["g"] in grids) and (not dept or r["d"] == dept)]
+    return [_case_row(svc, r, now, lang) for r in rows[:CASE_ROWS]]
+
+
+# ---- workers ------------------------------------------------------------------------------------
+def worker_rows(svc: Services, grids: list, scope: Scope, states: dict | None = None,
+                lang: str = "zh") -> list[dict]:
+    """Return the workers of some grids with status, last fix and (masked) phone."""
+    from dashboard.i18n import t
+
+    states = worker_states(svc) if states is None else states
+    now, d = svc.clock.now(), svc.district
+    out = []
+    for g in grids:
+        w = d.worker_of_grid(g.code)
+        if w is None:
+            continue
+        st = states.get(w.id)
+        code = status_code(st, now, svc.settings.offline_after_s)
+        station = d.station(g.station)
+        out.append({"href": f"/worker/{w.id}", "id": w.id, "name": w.name, "grid": g.name,
+                    "station": station.name if station else "",
+                    "status": t(f"status_{STATUS_NAMES[code]}", lang), "code": STATUS_NAMES[code],
+                    "last_fix": local(svc, st.ts if st else None),
+                    "battery": None if st is None or st.battery < 0 else round(st.battery),
+                    "party": w.party_member,
+                    "phone": w.phone if scope.reveal else mask_phone(w.phone)})
+    return out
+
+
+def kpis(svc: Services, grids: list, states: dict | None = None) -> dict:
+    """Return the KPI strip of a unit: workers online/patrolling/outside, open and late cases."""
+    states = worker_states(svc) if states is None else states
+    now, d = svc.clock.now(), svc.district
+    codes = {g.code for g in grids}
+    online = patrolling = outside = 0
+    for g in grids:
+        w = d.worker_of_grid(g.code)
+        c = status_code(states.get(w.id) if w else None, now, svc.settings.offline_after_s)
+        online += c != OFFLINE
+        patrolling += c == PATROLLING
+        outside += c == OUTSIDE
+    cases = [r for r in open_rows(svc) if r["g"] in codes]
+    overdue = sum(1 for r in cases if r["s"] in ("dispatched", "accepted", "returned")
+                  and r["dl"] and float(r["dl"]) < now)
+    return {"grids": len(grids), "households": sum(g.households for g in grids),
+            "workers": sum(1 for g in grids if d.worker_of_grid(g.code)), "online": online,
+            "patrolling": patrolling, "outside": outside, "open": len(cases), "overdue": overdue}
+
+
+def unit_rows(svc: Services, level: str, code: str = "") -> list[dict]:
+    """Return one ranking row per unit one level down: workers, status and case counts."""
+    kind, units = children(svc, level, code)
+    states = worker_states(svc)
+    out = []
+    for u in units:
+        grids = grids_of(svc, kind, u.code)
+        row = {"href": f"/{kind}/{u.code}", "code": u.code, "name": u.name,
+               **kpis(svc, grids, states)}
+        if kind == "station":
+            row["leader"] = u.leader
+        if kind == "grid":
+            w = svc.district.worker_of_grid(u.code)
+            row["worker"] = w.name if w else ""
+        out.append(row)
+    return sorted(out, key=lambda r: (-r["overdue"], -r["open"], r["name"]))
+
+
+# ---- map data -----------------------------------------------------------------------------------
+def geo(svc: Services, level: str, code: str = "") -> dict:
+    """Return the drill map of a unit: clickable child areas, open cases, worker positions."""
+    import json
+
+    import shapely
+    from shapely.geometry import Polygon
+
+    kind, units = children(svc, level, code)
+    grids = grids_of(svc, level, code)
+    codes = {g.code for g in grids}
+    per_grid = case_queries.open_by_grid(svc)
+    feats = []
+    for u in units:
+        polys = [Polygon(g.ring) for g in grids_of(svc, kind, u.code)]
+        if not polys:
+            continue
+        shape = shapely.orient_polygons(shapely.union_all(polys))
+        n_open = sum(per_grid.get(g.code, 0) for g in grids_of(svc, kind, u.code))
+        href = f"/{kind}/{u.code}"
+        if level == "grid":  # one level under a grid is its worker
+            w = svc.district.worker_of_grid(u.code)
+            href = f"/worker/{w.id}" if w else ""
+        feats.append({"type": "Feature", "geometry": json.loads(shapely.to_geojson(shape)),
+                      "properties": {"name": u.name, "href": href, "open": n_open}})
+    lons = [p[0] for g in grids for p in g.ring]
+    lats = [p[1] for g in grids for p in g.ring]
+    bounds = [[min(lats), min(lons)], [max(lats), max(lons)]] if grids else None
+    now = svc.clock.now()
+    cases = [{"lat": float(r["la"]), "lon": float(r["lo"]), "u": r["u"], "href": f"/case/{r['id']}",
+              "late": bool(r["dl"] and float(r["dl"]) < now
+                           and r["s"] in ("dispatched", "accepted", "returned")),
+              "t": case_queries.names(svc)["item"].get(r["it"], r["it"])}
+             for r in open_rows(svc) if r["g"] in codes][:2000] if level != "district" else []
+    states = worker_states(svc) if level != "district" else {}  # the wall shows them all
+    workers = []
+    for g in grids:
+        w = svc.district.worker_of_grid(g.code)
+        st = states.get(w.id) if w else None
+        if st is None:
+            continue
+        workers.append({"lat": st.lat, "lon": st.lon, "name": w.name, "href": f"/worker/{w.id}",
+                        "status": STATUS_NAMES[status_code(st, now, svc.settings.offline_after_s)]})
+    lines = []
+    if level in ("district", "street") and kind != "grid":
+        lines = [{"type": "Feature", "properties": {},
+                  "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in g.ring]]}}
+                 for g in grids] if len(grids) <= 2500 else []
+    return {"areas": {"type": "FeatureCollection", "features": feats}, "kind": kind,
+            "grids": {"type": "FeatureCollection", "features": lines}, "bounds": bounds,
+            "cases": cases, "workers": workers, "max_open": max((f["properties"]["open"]
+                                                                for f in feats), default=0)}
+
+
+# ---- worker page ------------------------------------------------------------------------------
+def worker_day(svc: Services, wid: str, day: str, scope: Scope) -> dict:
+    """Return a worker's day: track, patrols and coverage, cases reported, tasks and points."""
+    from dashboard import people_queries as pq
+
+    w = svc.district.worker(wid)
+    g = svc.district.grid(w.grid)
+    pts = track(svc, wid, day)
+    assess = None
+    try:
+        assess = pq.worker_assessment(svc, wid, day)
+    except Exception:  # noqa: BLE001 - people data absent in a trimmed district
+        assess = None
+    start = svc.days.start_of_day(datetime.strptime(day, "%Y%m%d").replace(
+        hour=12, tzinfo=svc.days.tz).timestamp())
+    ids = [i.decode() for i in svc.r.zrangebyscore(svc.keys.cases_all(), start, start + 86400)]
+    pipe = svc.r.pipeline(transaction=False)
+    for i in ids:
+        pipe.hmget(svc.keys.case(i), "w", "it", "s", "d", "at", "u")
+    n = case_queries.names(svc)
+    cases = []
+    for i, (who, it, s, d, at, u) in zip(ids, pipe.execute(), strict=True):
+        if who is not None and who.decode() == wid:
+            cases.append({"href": f"/case/{i}", "id": i,
+                          "item": n["item"].get(it.decode(), it.decode()),
+                          "state": case_queries.STATE_ZH.get(s.decode(), s.decode()),
+                          "dept": n["dept"].get(d.decode(), d.decode()),
+                          "reported": local(svc, float(at), "%H:%M"),
+                          "urgency": case_queries.URGENCY_ZH.get(u.decode(), u.decode())})
+    try:
+        tasks = pq.worker_tasks(svc, wid, "all", 100, reveal=scope.reveal)
+        points = pq.member_points(svc, wid, 50, reveal=scope.reveal)
+    except Exception:  # noqa: BLE001 - people data absent in a trimmed district
+        tasks, points = [], None
+    return {"worker": w, "grid": g, "day": day, "track": pts, "assessment": assess,
+            "cases": cases, "tasks": tasks, "points": points,
+            "ring": [[lat, lon] for lon, lat in g.ring]}
+
+
+def days_back(svc: Services, n: int = 7) -> list[str]:
+    """Return the last n local days (YYYYMMDD), today first."""
+    today = datetime.fromtimestamp(svc.clock.now(), svc.days.tz)
+    return [(today - timedelta(days=i)).strftime("%Y%m%d") for i in range(n)]
+
+
+# ---- department page -------------------------------------------------------------------------
+def department(svc: Services, code: str, lang: str = "zh") -> dict:
+    """Return a department's open, overdue and returned cases, handling times and 30-day trend."""
+    from streams.cases import ht_value
+
+    now = svc.clock.now()
+    days = list(reversed(days_back(svc, 30)))
+    pipe = svc.r.pipeline(transaction=False)
+    for d in days:
+        pipe.hmget(svc.keys.cases_stats(d), f"hd:{code}", f"ot:{code}", f"lt:{code}",
+                   f"rt:{code}", f"cl:{code}")
+    pipe.hgetall(svc.keys.cases_handle_times(days[-1][:6]))
+    res = pipe.execute()
+    trend = {"days": days, "handled": [], "ontime": [], "late": [], "returned": []}
+    for vals in res[:-1]:
+        hd, ot, lt, rt, _cl = (int(v or 0) for v in vals)
+        trend["handled"].append(hd)
+        trend["ontime"].append(ot)
+        trend["late"].append(lt)
+        trend["returned"].append(rt)
+    hist = {}
+    for k, v in res[-1].items():
+        dept, _, bucket = k.decode().rpartition(":")
+        if dept == code:
+            hist[ht_value(int(bucket)) / 3600.0] = int(v)
+    rows = cases_in(svc, dept=code, lang=lang)
+    open_all = [r for r in open_rows(svc) if r["d"] == code]
+    overdue = sum(1 for r in open_all if r["dl"] and float(r["dl"]) < now
+                  and r["s"] in ("dispatched", "accepted", "returned"))
+    return {"open": len(open_all), "overdue": overdue,
+            "returned_30d": sum(trend["returned"]), "handled_30d": sum(trend["handled"]),
+            "trend": trend, "hist": dict(sorted(hist.items())), "cases": rows}
+
+
+# ---- case page -------------------------------------------------------------------------------
+def case(svc: Services, case_id: str) -> dict | None:
+    """Return a case with its whole history (reminders included), names beside codes."""
+    from streams.cases import CaseStore
+
+    store = svc.extra.get("case_store") or CaseStore(svc)
+    c = store.get(case_id)
+    if c is None:
+        return None
+    return case_queries.case_json(svc, c, store.history(c.id))
+
+
+# ---- search ----------------------------------------------------------------------------------
+def search(svc: Services, scope: Scope, q: str, limit: int = 20) -> dict:
+    """Find cases by id, workers and grids by name or code, residents by (masked) name."""
+    q = (q or "").strip()[:40]
+    out = {"cases": [], "workers": [], "grids": [], "residents": []}
+    if not q:
+        return out
+    from dashboard.auth_policy import may_open
+
+    d = svc.district
+    ql = q.lower()
+    raw = svc.r.hmget(svc.keys.case(q), "it", "s", "d", "sr", "g") if len(q) >= 6 else [None]
+    if raw[0] is not None and may_open(svc, scope, "case", q):
+        n = case_queries.names(svc)
+        out["cases"].append({"href": f"/case/{q}", "id": q,
+                             "item": n["item"].get(raw[0].decode(), ""),
+                             "dept": n["dept"].get(raw[2].decode(), ""),
+                             "grid": n["grid"].get(raw[4].decode(), "")})
+    if scope.role in ("district", "street"):
+        for w in d.workers:
+            if (ql in w.name or ql == w.id.lower()) and may_open(svc, scope, "worker", w.id):
+                out["workers"].append({"href": f"/worker/{w.id}", "name": w.name,
+                                       "grid": d.grid(w.grid).name})
+        for g in d.grids:
+            if (ql in g.name or ql == g.code.lower()) and may_open(svc, scope, "grid", g.code):
+                out["grids"].append({"href": f"/grid/{g.code}", "name": g.name,
+                                     "street": d.street(g.street).name})
+        from dashboard import people_queries as pq
+
+        try:
+            found = pq.search_residents(svc, q, "", 200, reveal=scope.reveal)
+        except Exception:  # noqa: BLE001 - no resident registry in this district
+            found = []
+        for r in found:
+            g = d.grid(r.get("grid") or "")
+            if g is not None and may_open(svc, scope, "grid", g.code):
+                out["residents"].append({"href": f"/grid/{g.code}", "name": r["name"],
+                                         "grid": g.name, "address": r.get("address") or "",
+                                         "phone": r.get("phone") or "",
+                                         "id_no": r.get("id_no") or ""})
+    return {k: v[:limit] for k, v in out.items()}
+
+
+# ---- tables (shown on the pages, exported to CSV and Excel) ------------------------------------
+COLUMNS = {
+    "units": ("name", "leader", "worker", "grids", "households", "workers", "online",
+              "patrolling", "outside", "open", "overdue"),
+    "workers": ("name", "grid", "station", "status", "last_fix", "battery", "phone"),
+    "cases": ("id", "item", "urgency", "state", "dept", "street", "grid", "reported",
+              "deadline", "late_min"),
+}
+
+
+def table(svc: Services, scope: Scope, path: str, name: str, lang: str = "zh") -> list[dict]:
+    """Return the rows of a page's table ('units', 'workers' or 'cases'); the page's path
+    says whose (the caller has checked the scope may open that page)."""
+    from dashboard.auth_policy import parse_page
+
+    page = parse_page(path)
+    if page is None or name not in COLUMNS:
+        raise KeyError(name)
+    kind, code = page
+    kind = "district" if kind == "live" else kind
+    if kind == "department":
+        if name != "cases":
+            raise KeyError(name)
+        return cases_in(svc, dept=code, lang=lang)
+    if kind not in LEVELS:
+        raise KeyError(name)
+    grids = grids_of(svc, kind, code)
+    if name == "units":
+        if kind == "grid":
+            raise KeyError(name)
+        return unit_rows(svc, kind, code)
+    if name == "workers":
+        return worker_rows(svc, grids, scope, lang=lang)
+    return cases_in(svc, {g.code for g in grids}, lang=lang)

@@ -1,0 +1,206 @@
+"""Prometheus metrics at /metrics, read from Redis at scrape time.
+
+Nothing is kept in process memory, so every web process (one or many, behind gunicorn)
+answers the same numbers and a restarted process loses nothing.  HTTP ingest counts what it
+stored in Redis counters (after_request); everything else is derived from the streams,
+consumer groups and read models when Prometheus asks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import orjson
+import redis
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from dashboard.keys import logical_streams
+from dashboard.services import Services
+
+bp = Blueprint("metrics", __name__)
+RATE_WINDOW_S = 5  # seconds the ingest rate is averaged over
+LIVE_S = 30  # seconds: a consumer or web process silent longer is not counted
+
+
+def _accepted(resp: Response) -> int:
+    body = resp.get_json(silent=True)
+    return int(body.get("accepted", 0)) if isinstance(body, dict) else 0
+
+
+# HTTP ingest endpoints -> (logical stream, entries stored by a 200 answer)
+INGEST: dict[str, tuple[str, Callable[[Response], int]]] = {
+    "gps_ingest.osmand": ("gps", lambda _r: 1),
+    "gps_ingest.positions": ("gps", _accepted),
+    "open311.create_request": ("events", lambda _r: 1),
+    "calls_ingest.calls": ("calls", _accepted),
+}
+
+
+def services() -> Services:
+    """Return the services of the running app."""
+    return current_app.extensions["gridwall"]
+
+
+def count_ingest(resp: Response) -> Response:
+    """Count the entries a successful ingest request stored (an after_request hook)."""
+    spec = INGEST.get(request.endpoint or "")
+    if spec is None or resp.status_code != 200:
+        return resp
+    n = spec[1](resp)
+    if n:
+        svc = services()
+        pipe = svc.r.pipeline(transaction=False)
+        pipe.incrby(svc.keys.counter(f"ingest.{spec[0]}"), n)
+        rk = svc.keys.rate(f"ingest.{spec[0]}", int(time.time()))
+        pipe.incrby(rk, n)
+        pipe.expire(rk, 120)
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            pass  # the data is stored; only the metric misses it
+    return resp
+
+
+def _int(v: bytes | None) -> int:
+    return int(v) if v else 0
+
+
+def _memory(r) -> int:  # noqa: ANN001 - Redis or RedisCluster
+    """Return used_memory summed over every node."""
+    from redis.cluster import RedisCluster
+
+    if isinstance(r, RedisCluster):
+        per = r.info("memory", target_nodes=RedisCluster.ALL_NODES)
+        return sum(int(i.get("used_memory", 0)) for i in per.values())
+    return int(r.info("memory").get("used_memory", 0))
+
+
+def _added(r, stream: str) -> int:  # noqa: ANN001
+    """Return entries ever added to a stream (Redis 7 knows; older ones give its length)."""
+    try:
+        info = r.xinfo_stream(stream)
+    except redis.ResponseError:
+        return 0
+    return int(info.get("entries-added", info.get("length", 0)))
+
+
+class RedisCollector:
+    """A prometheus_client collector computing every Gridwall metric from Redis."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
+        """Yield the metric families (only gridwall_redis_up when Redis is down)."""
+        up = GaugeMetricFamily("gridwall_redis_up", "1 when Redis answers, else 0")
+        try:
+            self.svc.r.ping()
+            families = list(self._families())
+        except redis.RedisError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _families(self):  # noqa: ANN202
+        from dashboard.queries import server_time, stream_lag
+
+        svc, r, k = self.svc, self.svc.r, self.svc.keys
+        now, wall_now = svc.clock.now(), time.time()
+        streams = logical_streams(k)
+        ingested = CounterMetricFamily("gridwall_ingested", "entries stored by HTTP ingest",
+                                       labels=["stream"])
+        rate = GaugeMetricFamily("gridwall_ingest_rate", f"entries/s stored by HTTP ingest, "
+                                 f"mean of the last {RATE_WINDOW_S} s", labels=["stream"])
+        lag = GaugeMetricFamily("gridwall_consumer_lag_seconds", "age of the oldest entry the "
+                                "group has not processed", labels=["stream", "group"])
+        pending = GaugeMetricFamily("gridwall_consumer_pending", "entries delivered, not acked",
+                                    labels=["stream", "group"])
+        length = GaugeMetricFamily("gridwall_stream_length", "entries in the stream(s)",
+                                   labels=["stream"])
+        consumers = GaugeMetricFamily("gridwall_consumers", "consumers with a heartbeat in "
+                                      f"the last {LIVE_S} s", labels=["stream"])
+        dead = CounterMetricFamily("gridwall_deadletters", "entries refused, by reason",
+                                   labels=["stream", "reason"])
+        waiting = GaugeMetricFamily("gridwall_deadletters_waiting", "dead letters not "
+                                    "replayed", labels=["stream"])
+        server_now = server_time(r)
+        beats = {key.decode(): float(v) for key, v in r.hgetall(k.consumers_heartbeat()).items()}
+        seconds = [int(wall_now) - i for i in range(1, RATE_WINDOW_S + 1)]
+        for name, physical in streams.items():
+            group = k.group(name)
+            ingested.add_metric([name], _int(r.get(k.counter(f"ingest.{name}"))))
+            vals = r.mget([k.rate(f"ingest.{name}", s) for s in seconds])
+            rate.add_metric([name], sum(_int(v) for v in vals) / RATE_WINDOW_S)
+            lags = [stream_lag(r, s, group, server_now) for s in physical]
+            lag.add_metric([name, group], max((x["lag_s"] for x in lags), default=0.0))
+            pending.add_metric([name, group], sum(x["pending"] for x in lags))
+            length.add_metric([name], sum(r.xlen(s) for s in physical))
+            consumers.add_metric([name], sum(1 for c, t in beats.items()
+                                             if c.startswith(f"{name}/") and now - t < LIVE_S))
+            for reason, n in r.hgetall(k.deadletter_reasons(name)).items():
+                dead.add_metric([name, reason.decode("utf-8", "replace")], int(n))
+            waiting.add_metric([name], r.xlen(k.deadletter(name)))
+        yield from (ingested, rate, lag, pending, length, consumers, dead, waiting)
+        yield from self._gps_and_cases(now)
+        yield from self._web(wall_now)
+        mem = GaugeMetricFamily("gridwall_redis_memory_bytes", "used_memory of every node")
+        mem.add_metric([], _memory(r))
+        yield mem
+
+    def _gps_and_cases(self, now: float):  # noqa: ANN202
+        r, k = self.svc.r, self.svc.keys
+        fixes = CounterMetricFamily("gridwall_gps_fixes", "fixes by the gps consumer",
+                                    labels=["result"])
+        fixes.add_metric(["accepted"], _int(r.get(k.counter("gps.accepted"))))
+        fixes.add_metric(["rejected"], _int(r.get(k.counter("gps.rejected"))))
+        yield fixes
+        reminders = CounterMetricFamily("gridwall_reminders_sent", "reminders and escalations "
+                                        "written to the outbox stream")
+        reminders.add_metric([], _added(r, k.reminders_stream()))
+        yield reminders
+        cases = GaugeMetricFamily("gridwall_cases", "cases by backlog", labels=["state"])
+        cases.add_metric(["open"], r.zcard(k.cases_open()))
+        cases.add_metric(["overdue"], r.zcount(k.cases_due(), "-inf", f"({now}"))
+        yield cases
+
+    def _web(self, wall_now: float):  # noqa: ANN202
+        r, k = self.svc.r, self.svc.keys
+        total = GaugeMetricFamily("gridwall_push_clients", "browsers connected to the live wall")
+        per = GaugeMetricFamily("gridwall_push_clients_process", "browsers per web process",
+                                labels=["process", "leader"])
+        n, stale = 0, []
+        for proc, raw in r.hgetall(k.web_processes()).items():
+            doc = orjson.loads(raw)
+            if wall_now - doc["at"] > LIVE_S:
+                stale.append(proc)
+                continue
+            n += doc["clients"]
+            per.add_metric([proc.decode(), str(int(doc["leader"]))], doc["clients"])
+        if stale:
+            r.hdel(k.web_processes(), *stale)
+        total.add_metric([], n)
+        yield total
+        yield per
+
+
+@bp.get("/metrics")
+def metrics():
+    """Return every metric in the Prometheus text format."""
+    svc = services()
+    reg = svc.extra.get("metrics.registry")
+    if reg is None:
+        reg = svc.extra["metrics.registry"] = CollectorRegistry(auto_describe=False)
+        reg.register(RedisCollector(svc))
+    return Response(generate_latest(reg), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(server) -> None:  # noqa: ANN001 - the Flask server
+    """Register /metrics and the ingest counting hook."""
+    server.register_blueprint(bp)
+    server.after_request(count_ingest)

@@ -1,0 +1,85 @@
+"""Each role in a real Chromium: sign in through the form and see exactly what the role may
+see; a URL edited to reach beyond it shows the server's 403."""
+
+from __future__ import annotations
+
+import pytest
+from case_helpers import JUNLIANG_GRID, dispatcher, report, worker_of
+
+from dashboard import auth
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct-horse-1"
+
+
+@pytest.fixture
+def site(auth_app):
+    svc = auth_app.svc
+    report(svc, "C-WX-1", item="CG006")  # the Wanxin street office's
+    report(svc, "C-JL-1", item="AQ001", grid=JUNLIANG_GRID)  # the fire brigade's
+    dispatcher(svc).drain()
+    auth.add_user(svc, "boss", PASSWORD, "district")
+    auth.add_user(svc, "wx", PASSWORD, "street", street="wanxin")
+    auth.add_user(svc, "fire", PASSWORD, "department", dept="xiaofang")
+    return auth_app
+
+
+def sign_in(page, site, name: str) -> None:
+    page.goto(site.url + "/login")
+    page.fill("#u", name)
+    page.fill("#p", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".dr-page, .gw-wall", timeout=20000)
+
+
+def texts(page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent.trim())")
+
+
+def test_a_district_supervisor_sees_every_street(site, page):
+    sign_in(page, site, "boss")
+    assert page.url.endswith("/")  # the wall, live
+    page.goto(site.url + "/district")
+    page.wait_for_selector("#drill-units .ag-row")
+    assert set(texts(page, "#drill-units .ag-pinned-left-cols-container .ag-row")) == \
+        {"万新街道", "军粮城街道"}
+    assert page.errors == []
+
+
+def test_a_street_supervisor_sees_only_their_street(site, page):
+    sign_in(page, site, "wx")
+    assert page.url.endswith("/street/wanxin")
+    page.wait_for_selector("#drill-cases .ag-row")
+    assert texts(page, "#drill-cases .ag-pinned-left-cols-container .ag-row") == ["C-WX-1"]
+    stations = texts(page, "#drill-units .ag-pinned-left-cols-container .ag-row")
+    assert stations and all(s.endswith("网格站") for s in stations)
+    assert "13" in page.inner_text("#drill-workers")  # phones in full for their own street
+    for path in ("/street/junliangcheng", f"/grid/{JUNLIANG_GRID}", "/district",
+                 f"/worker/{worker_of(site.svc, JUNLIANG_GRID)}", "/case/C-JL-1"):
+        resp = page.goto(site.url + path)
+        assert resp.status == 403, path
+        assert "无权访问" in page.inner_text("body")
+    assert page.goto(site.url + "/").url.endswith("/street/wanxin")  # no district wall
+
+
+def test_a_department_operator_sees_only_their_departments_cases(site, page):
+    sign_in(page, site, "fire")
+    assert page.url.endswith("/department/xiaofang")
+    page.wait_for_selector("#drill-cases .ag-row")
+    assert texts(page, "#drill-cases .ag-pinned-left-cols-container .ag-row") == ["C-JL-1"]
+    assert page.goto(site.url + "/case/C-WX-1").status == 403
+    page.goto(site.url + "/case/C-JL-1")
+    page.wait_for_selector("#drill-timeline .ag-row")
+    page.click("text=受理")
+    page.wait_for_function("() => document.body.innerText.includes('已受理')", timeout=10000)
+    assert site.svc.r.hget(site.svc.keys.case("C-JL-1"), "s") == b"accepted"
+
+
+def test_the_wall_opens_with_a_token_and_nothing_more(site, page):
+    token = auth.create_wall_token(site.svc, "hall")
+    page.goto(f"{site.url}/?wall={token}")
+    page.wait_for_function("() => document.querySelector('#gw-conn') && "
+                           "document.querySelector('#gw-conn').textContent === '实时'",
+                           timeout=15000)
+    assert page.goto(site.url + "/district").status == 403
+    assert page.goto(site.url + "/login").status == 200  # no supervisor account behind it
