@@ -80,7 +80,7 @@ def make_fix(
     lo = _num(lon, "lon", True)
     if not -90.0 <= la <= 90.0 or not -180.0 <= lo <= 180.0:
         raise InvalidInput("lat/lon out of range")
-    if la == 0.0 and lo == 0.0:
+    if round(la, 7) == 0.0 and round(lo, 7) == 0.0:  # 7 decimals: what the stream keeps
         raise InvalidInput("lat/lon is 0,0 (no GPS fix)")
     batt = _num(battery, "batt")
     spd = _num(speed, "speed")

@@ -1,15 +1,15 @@
 """The gps stream: fixes -> filters -> place -> latest state, packed tracks and pushed deltas.
 
 Processing order of one batch (readable in one place, like Traccar's ProcessingHandler):
-parse -> known worker -> time window -> locate -> redelivery/duplicate/order -> speed jump
--> status -> track thinning -> conditional write (Lua, per shard) -> counters -> publish delta.
+parse (columns, streams/gps_batch.py) -> known worker -> time window -> locate (one
+vectorised call) -> read the stored states (one HMGET) -> redelivery/duplicate/order ->
+speed jump -> status -> track thinning (streams/gps_step.py) -> conditional write (Lua, per
+shard) -> counters -> publish delta.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
@@ -19,51 +19,55 @@ from dashboard.clock import Clock, Days
 from dashboard.config import Settings
 from dashboard.geo import Locator
 from dashboard.keys import Keys
-from dashboard.models import District, Fix
+from dashboard.models import District
 from streams.consumer import Entry, Failure
-from streams.fixes import InvalidInput, fix_from_fields
-from streams.gps_state import IDLE, OUTSIDE, PATROLLING, WorkerState, entry_key, pack_point
+from streams.gps_batch import Rows, parse_rows
+from streams.gps_step import Folder, Plan
+
+CHUNK = 2000  # workers per Lua call (Lua's unpack() takes at most ~8000 values)
 
 # Apply a batch of worker updates only where the stored state is still what we read
 # (optimistic concurrency between consumers); return the workers that conflicted.
+# KEYS: last-state hash, days set, D day index sets, one track key per track item.
+# ARGV: n, n workers, n expected entry ids ('' = no state yet), n packed states, D, D days,
+# T, then per track item: worker number, day number, packed points.
 APPLY_LUA = """
 local n = tonumber(ARGV[1])
-local conflicts = {}
-local applied = 0
-local i = 2
+local cur = redis.call('HMGET', KEYS[1], unpack(ARGV, 2, n + 1))
+local ok, conflicts, pairs = {}, {}, {}
 for w = 1, n do
-  local worker, expected, state, ntrk = ARGV[i], ARGV[i+1], ARGV[i+2], tonumber(ARGV[i+3])
-  i = i + 4
-  local cur = redis.call('HGET', KEYS[1], worker)
-  local curid = ''
-  if cur then curid = string.match(cur, '^([^|]*)') end
-  if curid ~= expected then
-    table.insert(conflicts, worker)
-    i = i + 3 * ntrk
+  local id = ''
+  if cur[w] then id = string.match(cur[w], '^([^|]*)') end
+  if id == ARGV[n + 1 + w] then
+    ok[w] = true
+    pairs[#pairs + 1] = ARGV[1 + w]
+    pairs[#pairs + 1] = ARGV[2 * n + 1 + w]
   else
-    redis.call('HSET', KEYS[1], worker, state)
-    for t = 1, ntrk do
-      local k = tonumber(ARGV[i])
-      redis.call('APPEND', KEYS[k], ARGV[i+1])
-      redis.call('SADD', KEYS[k+1], worker)
-      redis.call('SADD', KEYS[2], ARGV[i+2])
-      i = i + 3
-    end
-    applied = applied + 1
+    conflicts[#conflicts + 1] = ARGV[1 + w]
   end
 end
+if #pairs > 0 then redis.call('HSET', KEYS[1], unpack(pairs)) end
+local d = tonumber(ARGV[3 * n + 2])
+local members = {}
+for k = 1, d do members[k] = {} end
+local i = 3 * n + 3 + d
+for k = 1, tonumber(ARGV[i]) do
+  local w, day = tonumber(ARGV[i + 3 * k - 2]), tonumber(ARGV[i + 3 * k - 1])
+  if ok[w] then
+    redis.call('APPEND', KEYS[2 + d + k], ARGV[i + 3 * k])
+    table.insert(members[day], ARGV[1 + w])
+  end
+end
+local days = {}
+for k = 1, d do
+  if #members[k] > 0 then
+    redis.call('SADD', KEYS[2 + k], unpack(members[k]))
+    days[#days + 1] = ARGV[3 * n + 2 + k]
+  end
+end
+if #days > 0 then redis.call('SADD', KEYS[2], unpack(days)) end
 return conflicts
 """
-
-
-@dataclass
-class _Pending:
-    """What one batch wants to write for one worker."""
-
-    before: WorkerState | None
-    state: WorkerState | None = None
-    points: dict[str, bytearray] = field(default_factory=lambda: defaultdict(bytearray))
-    accepted: int = 0
 
 
 class GpsHandler:
@@ -84,7 +88,10 @@ class GpsHandler:
         self.district, self.locator, self.clock = district, locator, clock
         self.days = Days(settings.tz)
         self._apply = r.register_script(APPLY_LUA)
-        self._grid_codes = [g.code for g in district.grids]
+        self.folder = Folder(settings, district, self.days)
+        self._known = {  # the ids the column parser may take without the scalar parser
+            w: g for w, g in self.folder.own_of.items() if 0 < len(w) <= 64 and w.isprintable()
+        }
 
     def streams(self) -> list[str]:
         """Return the shard streams."""
@@ -92,153 +99,89 @@ class GpsHandler:
 
     def handle(self, entries: list[Entry]) -> list[Failure]:
         """Process a batch of fix entries; retry workers whose state another consumer moved."""
-        failures, fixes = self._parse(entries)
+        refused, rows = parse_rows(entries, self._known, self.district)
+        refused += self._outside_window(rows)
+        failures = [f for _, f in sorted(refused, key=lambda x: x[0])]
+        rows = rows.take(np.flatnonzero(self._in_window(rows)))
         for _attempt in range(5):
-            more, conflicts = self._apply_batch(fixes)
-            failures.extend(f for w, f in more if w not in conflicts)
+            plan, conflicts = self._apply_batch(rows)
+            failures.extend(f for _, w, f in plan.failures if w not in conflicts)
             if not conflicts:
                 return failures
-            fixes = [(eid, f) for eid, f in fixes if f.worker in conflicts]
+            rows = rows.take(np.array([i for i, w in enumerate(rows.workers) if w in conflicts]))
         raise RuntimeError(f"gps state kept changing under us for {len(conflicts)} workers")
 
-    def _parse(self, entries: list[Entry]) -> tuple[list[Failure], list[tuple[str, Fix]]]:
+    def _in_window(self, rows: Rows) -> np.ndarray:
         now = self.clock.now()
-        failures: list[Failure] = []
-        fixes: list[tuple[str, Fix]] = []
-        for eid, fields in entries:
-            try:
-                fix = fix_from_fields(fields)
-            except InvalidInput as exc:
-                failures.append(Failure(eid, str(exc)))
-                continue
-            if self.district.worker(fix.worker) is None:
-                failures.append(Failure(eid, f"unknown worker: {fix.worker[:64]}"))
-            elif fix.ts > now + self.s.gps_max_future_s:
-                failures.append(Failure(eid, f"future timestamp: {fix.ts - now:.0f} s ahead"))
-            elif fix.ts < now - self.s.gps_max_past_s:
-                failures.append(Failure(eid, f"too old: {now - fix.ts:.0f} s in the past"))
+        return (rows.ts <= now + self.s.gps_max_future_s) & (rows.ts >= now - self.s.gps_max_past_s)
+
+    def _outside_window(self, rows: Rows) -> list[tuple[int, Failure]]:
+        now = self.clock.now()
+        out: list[tuple[int, Failure]] = []
+        for i in np.flatnonzero(~self._in_window(rows)).tolist():
+            ts = float(rows.ts[i])
+            if ts > now + self.s.gps_max_future_s:
+                reason = f"future timestamp: {ts - now:.0f} s ahead"
             else:
-                fixes.append((eid.decode() if isinstance(eid, bytes) else eid, fix))
-        return failures, fixes
-
-    def _apply_batch(
-        self, fixes: list[tuple[str, Fix]]
-    ) -> tuple[list[tuple[str, Failure]], set[str]]:
-        if not fixes:
-            return [], set()
-        lons = np.fromiter((f.lon for _, f in fixes), float, len(fixes))
-        lats = np.fromiter((f.lat for _, f in fixes), float, len(fixes))
-        where = self.locator.locate_many(lons, lats)
-        by_shard: dict[int, dict[str, _Pending]] = defaultdict(dict)
-        workers = {f.worker for _, f in fixes}
-        for shard, names in self._by_shard(workers).items():
-            raw = self.r.hmget(self.keys.gps_last(shard), names)
-            by_shard[shard] = {
-                w: _Pending(WorkerState.unpack(v) if v else None) for w, v in zip(names, raw)
-            }
-        failures: list[tuple[str, Failure]] = []
-        for (eid, fix), gi in zip(fixes, where):
-            pend = by_shard[self.keys.gps_shard(fix.worker)][fix.worker]
-            reason = self._step(pend, eid, fix, self._grid_codes[gi] if gi >= 0 else "")
-            if reason:
-                failures.append((fix.worker, Failure(eid.encode(), reason)))
-        conflicts: set[str] = set()
-        delta: list[tuple[str, WorkerState]] = []
-        accepted = 0
-        for shard, pend in by_shard.items():
-            conflicts |= self._write(shard, pend)
-            for w, p in pend.items():
-                if w not in conflicts and p.state is not None:
-                    accepted += p.accepted
-                    if p.accepted:
-                        delta.append((w, p.state))
-        oldest = min(entry_key(eid)[0] for eid, _ in fixes) / 1000.0
-        self._publish(delta, accepted, len(failures), oldest)
-        return failures, conflicts
-
-    def _step(self, pend: _Pending, eid: str, fix: Fix, grid: str) -> str | None:
-        """Fold one fix into the pending state; return a reject reason or None."""
-        prev = pend.state or pend.before
-        if prev is not None and entry_key(eid) <= entry_key(prev.entry_id):
-            return None  # redelivered entry: already applied or already rejected, change nothing
-        if prev is None:
-            return self._accept(pend, eid, fix, grid, None)
-        if fix.ts <= prev.ts:
-            pend.state = _seen(prev, eid)
-            return "duplicate fix" if fix.ts == prev.ts else "out of order: older than last fix"
-        dist = haversine_m(prev.lat, prev.lon, fix.lat, fix.lon)
-        if dist / (fix.ts - prev.ts) > self.s.gps_max_speed_mps and dist > 100:
-            pend.state = _seen(prev, eid)
-            return f"impossible jump: {dist:.0f} m in {fix.ts - prev.ts:.0f} s"
-        return self._accept(pend, eid, fix, grid, prev)
-
-    def _accept(
-        self, pend: _Pending, eid: str, fix: Fix, grid: str, prev: WorkerState | None
-    ) -> None:
-        speed = fix.speed
-        if speed is None:
-            speed = (
-                0.0
-                if prev is None
-                else (
-                    haversine_m(prev.lat, prev.lon, fix.lat, fix.lon) / max(fix.ts - prev.ts, 1e-3)
-                )
-            )
-        own = self.district.worker(fix.worker).grid
-        status = OUTSIDE if grid != own else PATROLLING if speed > self.s.moving_mps else IDLE
-        day = self.days.day(fix.ts)
-        t_ts, t_lat, t_lon = (prev.track_ts, prev.track_lat, prev.track_lon) if prev else (0, 0, 0)
-        new_day = prev is None or self.days.day(prev.track_ts) != day
-        if (
-            new_day
-            or fix.ts - t_ts >= self.s.gps_thin_s
-            or (haversine_m(t_lat, t_lon, fix.lat, fix.lon) >= self.s.gps_thin_m)
-        ):
-            pend.points[day] += pack_point(fix.ts, fix.lat, fix.lon)
-            t_ts, t_lat, t_lon = fix.ts, fix.lat, fix.lon
-        pend.state = WorkerState(
-            eid,
-            fix.ts,
-            fix.lat,
-            fix.lon,
-            grid,
-            status,
-            speed,
-            -1.0 if fix.battery is None else fix.battery,
-            t_ts,
-            t_lat,
-            t_lon,
-        )
-        pend.accepted += 1
-        return None
-
-    def _by_shard(self, workers: set[str]) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = defaultdict(list)
-        for w in workers:
-            out[self.keys.gps_shard(w)].append(w)
+                reason = f"too old: {now - ts:.0f} s in the past"
+            out.append((int(rows.at[i]), Failure(rows.ids[i], reason)))
         return out
 
-    def _write(self, shard: int, pend: dict[str, _Pending]) -> set[str]:
+    def _apply_batch(self, rows: Rows) -> tuple[Plan, set[str]]:
+        if not rows.ids:
+            return Plan(), set()
+        where = self.locator.locate_many(rows.lon, rows.lat)
+        plan = self.folder.fold(rows, where, self._read(list(dict.fromkeys(rows.workers))))
+        conflicts: set[str] = set()
+        for shard, positions in self._shards(plan.workers).items():
+            for start in range(0, len(positions), CHUNK):
+                conflicts |= self._write(shard, plan, positions[start : start + CHUNK])
+        done = [k not in conflicts for k in plan.workers] if conflicts else None
+        accepted = sum(a for k, a in enumerate(plan.accepted) if done is None or done[k])
+        delta = [d for d in plan.delta if done is None or done[d[0]]]
+        self._publish(plan, delta, accepted, len(plan.failures), int(rows.ms.min()) / 1000.0)
+        return plan, conflicts
+
+    def _read(self, workers: list[str]) -> dict[str, bytes | None]:
+        """Return the stored state of each worker (one HMGET per shard)."""
+        out: dict[str, bytes | None] = {}
+        for shard, positions in self._shards(workers).items():
+            names = [workers[k] for k in positions]
+            out.update(zip(names, self.r.hmget(self.keys.gps_last(shard), names), strict=True))
+        return out
+
+    def _shards(self, workers: list[str]) -> dict[int, list[int]]:
+        """Return the positions of the workers of each shard, in order."""
+        if self.keys.gps_shards <= 1:
+            return {0: list(range(len(workers)))} if workers else {}
+        out: dict[int, list[int]] = defaultdict(list)
+        for k, w in enumerate(workers):
+            out[self.keys.gps_shard(w)].append(k)
+        return out
+
+    def _write(self, shard: int, plan: Plan, positions: list[int]) -> set[str]:
+        """Apply the plan's writes of these workers in one Lua call; return the conflicts."""
+        number = {k: n for n, k in enumerate(positions, 1)}
+        tracks = [t for t in plan.tracks if t[0] in number]
+        days = list(dict.fromkeys(day for _, day, _ in tracks))
+        day_no = {d: n for n, d in enumerate(days, 1)}
         keys = [self.keys.gps_last(shard), self.keys.gps_days(shard)]
-        argv: list[object] = [0]
-        count = 0
-        for w, p in pend.items():
-            if p.state is None:
-                continue
-            count += 1
-            argv += [w, p.before.entry_id if p.before else "", p.state.pack(), len(p.points)]
-            for day, blob in p.points.items():
-                keys += [self.keys.gps_track(shard, day, w), self.keys.gps_track_index(shard, day)]
-                argv += [len(keys) - 1, bytes(blob), day]
-        if not count:
-            return set()
-        argv[0] = count
+        keys += [self.keys.gps_track_index(shard, d) for d in days]
+        keys += [self.keys.gps_track(shard, day, plan.workers[k]) for k, day, _ in tracks]
+        argv: list[object] = [len(positions)]
+        argv += [plan.workers[k] for k in positions]
+        argv += [plan.expected[k] for k in positions]
+        argv += [plan.states[k] for k in positions]
+        argv += [len(days), *days, len(tracks)]
+        for k, day, blob in tracks:
+            argv += [number[k], day_no[day], blob]
         conflicts = self._apply(keys=keys, args=argv)
         return {c.decode() if isinstance(c, bytes) else c for c in conflicts}
 
     def _publish(
         self,
-        delta: list[tuple[str, WorkerState]],
+        plan: Plan,
+        delta: list[tuple[int, float, float, int, str, int]],
         accepted: int,
         rejected: int,
         oldest_entry_s: float,
@@ -253,31 +196,15 @@ class GpsHandler:
         if rejected:
             pipe.incrby(self.keys.counter("gps.rejected"), rejected)
         if delta:
+            ids, lat, lon, st, g, ts = zip(*delta, strict=True)
             msg = {
-                "ids": [w for w, _ in delta],
-                "lat": [round(s.lat, 6) for _, s in delta],
-                "lon": [round(s.lon, 6) for _, s in delta],
-                "st": [s.status for _, s in delta],
-                "g": [s.grid for _, s in delta],
-                "ts": [math.floor(s.ts) for _, s in delta],
+                "ids": [plan.workers[k] for k in ids],
+                "lat": list(lat),
+                "lon": list(lon),
+                "st": list(st),
+                "g": list(g),
+                "ts": list(ts),
                 "t0": oldest_entry_s,
             }  # server time of the oldest entry: lag probes
             pipe.publish(self.keys.channel("gps"), orjson.dumps(msg))
         pipe.execute()
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Return the great-circle distance in metres between two points (scalar, fast path)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 12_742_017.6 * math.asin(math.sqrt(a))
-
-
-def _seen(prev: WorkerState, eid: str) -> WorkerState:
-    """Return prev with only its last-seen entry id moved (for rejected fixes)."""
-    from dataclasses import replace
-
-    return replace(prev, entry_id=eid)

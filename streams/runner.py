@@ -176,6 +176,8 @@ def run_all(settings: Settings) -> int:
         )
     env["CLOCK_START"] = str(settings.clock_start or time.time())
     env["SIM_SPEED"] = str(settings.sim_speed)
+    if "AUTH_REQUIRED" not in os.environ and settings.host in ("127.0.0.1", "localhost"):
+        env["AUTH_REQUIRED"] = "false"  # the loopback demo opens the wall without a login
     env["PORT"] = str(settings.port)
     if settings.sim_workers:
         env["SIM_WORKERS"] = str(settings.sim_workers)

@@ -1,0 +1,270 @@
+"""Fold a batch of fixes into the workers' stored states: filters, status, track thinning.
+
+A worker with one fix in the batch (nearly every worker at city scale) is folded with
+array operations; a worker with several fixes goes through the scalar fold, fix by fix in
+entry order.  Both give the same states, track points and reject reasons
+(tests/test_gps_batch.py compares them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from dashboard.clock import Days
+from dashboard.config import Settings
+from dashboard.models import District, Fix
+from streams.consumer import Failure
+from streams.gps_batch import Rows, parse_states
+from streams.gps_state import IDLE, OUTSIDE, PATROLLING, TRACK_RECORD, WorkerState, entry_key
+
+EARTH_DIAMETER_M = 12_742_017.6
+_RECORD = np.dtype([("t", "<u4"), ("la", "<i4"), ("lo", "<i4")])  # = TRACK_RECORD
+assert _RECORD.itemsize == TRACK_RECORD.size
+
+
+@dataclass
+class Plan:
+    """What one attempt writes and publishes; positions index `workers`."""
+
+    workers: list[str] = field(default_factory=list)
+    expected: list[bytes | str] = field(default_factory=list)  # entry id read ('' no state)
+    states: list[bytes | str] = field(default_factory=list)  # packed new state
+    accepted: list[int] = field(default_factory=list)  # fixes accepted per worker
+    tracks: list[tuple[int, str, bytes]] = field(default_factory=list)  # (position, day, points)
+    delta: list[tuple[int, float, float, int, str, int]] = field(default_factory=list)
+    failures: list[tuple[int, str, Failure]] = field(default_factory=list)  # (row, worker, ...)
+
+    def add(self, worker: str, expected: bytes | str, state: bytes | str, accepted: int) -> int:
+        """Append one worker's write and return its position."""
+        self.workers.append(worker)
+        self.expected.append(expected)
+        self.states.append(state)
+        self.accepted.append(accepted)
+        return len(self.workers) - 1
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the great-circle distance in metres between two points (scalar, fast path)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return EARTH_DIAMETER_M * math.asin(math.sqrt(a))
+
+
+def haversine_many(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Return haversine_m element-wise, with the same formula."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
+    return EARTH_DIAMETER_M * np.arcsin(np.sqrt(a))
+
+
+@dataclass
+class _Pending:
+    """What the scalar fold wants to write for one worker."""
+
+    before: WorkerState | None
+    state: WorkerState | None = None
+    points: dict[str, bytearray] = field(default_factory=lambda: defaultdict(bytearray))
+    accepted: int = 0
+
+
+class Folder:
+    """Fold fixes into states with the gps settings, the district's grids and its days."""
+
+    def __init__(self, settings: Settings, district: District, days: Days) -> None:
+        self.s, self.district, self.days = settings, district, days
+        self.codes = [g.code for g in district.grids] + [""]  # index -1: outside every grid
+        first: dict[str, int] = {}
+        for i, code in enumerate(self.codes[:-1]):
+            first.setdefault(code, i)
+        self.canon = np.array([first[c] for c in self.codes[:-1]] + [-1], dtype=np.int64)
+        self.own_of = {w.id: first.get(w.grid, -2) for w in district.workers}
+
+    def fold(
+        self, rows: Rows, where: np.ndarray, stored: dict[str, bytes | None], scalar: bool = False
+    ) -> Plan:
+        """Return the plan of a batch: rows in entry order, `where` their grid indexes,
+        `stored` the state read for each worker (None: none yet)."""
+        plan = Plan()
+        counts = Counter(rows.workers)
+        single = [i for i, w in enumerate(rows.workers) if counts[w] == 1 and not scalar]
+        if single:
+            self._fold_single(plan, rows, where, np.array(single, dtype=np.int64), stored)
+        several: dict[str, list[int]] = defaultdict(list)
+        for i, w in enumerate(rows.workers):
+            if counts[w] > 1 or scalar:
+                several[w].append(i)
+        for w, idx in several.items():
+            self._fold_scalar(plan, rows, where, w, idx, stored[w])
+        plan.failures.sort(key=lambda f: f[0])
+        return plan
+
+    # ---- one fix per worker: arrays ------------------------------------------------------
+    def _fold_single(
+        self, plan: Plan, rows: Rows, where: np.ndarray, idx: np.ndarray, stored: dict
+    ) -> None:
+        s = self.s
+        r = rows.take(idx)
+        gi = where[idx]
+        p = parse_states([stored[w] for w in r.workers])
+        has = p.has
+        redelivered = has & ((r.ms < p.ms) | ((r.ms == p.ms) & (r.seq <= p.seq)))
+        cmp = has & ~redelivered
+        dt = r.ts - p.ts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dist = haversine_many(p.lat, p.lon, r.lat, r.lon)
+            dup, older = cmp & (dt == 0), cmp & (dt < 0)
+            jump = cmp & (dt > 0) & (dist / dt > s.gps_max_speed_mps) & (dist > 100)
+            accept = ~redelivered & ~dup & ~older & ~jump
+            derived = np.where(has, dist / np.maximum(dt, 1e-3), 0.0)
+        speed = np.where(np.isnan(r.speed), derived, r.speed)
+        status = np.where(
+            self.canon[gi] != r.own, OUTSIDE, np.where(speed > s.moving_mps, PATROLLING, IDLE)
+        )
+        day, track_day, day_names = self._day_codes(r.ts, p.track_ts)
+        thin = (
+            ~has
+            | (day != track_day)
+            | (r.ts - p.track_ts >= s.gps_thin_s)
+            | (haversine_many(p.track_lat, p.track_lon, r.lat, r.lon) >= s.gps_thin_m)
+        )
+        point = accept & thin
+        t_ts = np.where(point, r.ts, p.track_ts)
+        t_lat = np.where(point, r.lat, p.track_lat)
+        t_lon = np.where(point, r.lon, p.track_lon)
+        battery = np.where(np.isnan(r.battery), -1.0, r.battery)
+        a = np.flatnonzero(accept)
+        cols = zip(
+            a.tolist(),
+            *(x[a].tolist() for x in (r.ts, r.lat, r.lon, gi, status, speed, battery)),
+            *(x[a].tolist() for x in (t_ts, t_lat, t_lon)),
+            strict=True,
+        )
+        pos: dict[int, int] = {}
+        for i, ts, lat, lon, g, st, sp, bt, tt, tla, tlo in cols:
+            grid = self.codes[g]
+            state = (
+                f"{r.ids[i].decode()}|{ts:.3f}|{lat:.6f}|{lon:.6f}|{grid}|{st}|{sp:.2f}|"
+                f"{bt:.0f}|{tt:.0f}|{tla:.6f}|{tlo:.6f}"
+            )
+            k = pos[i] = plan.add(r.workers[i], p.entry_id(i), state, 1)
+            plan.delta.append((k, round(lat, 6), round(lon, 6), st, grid, math.floor(ts)))
+        self._points(plan, r, np.flatnonzero(point), pos, [day_names[d] for d in day.tolist()])
+        rows_of = idx.tolist()
+        for i in np.flatnonzero(dup | older | jump).tolist():
+            raw = p.raw[i]
+            plan.add(r.workers[i], p.entry_id(i), r.ids[i] + raw[raw.index(b"|") :], 0)
+            if dup[i]:
+                reason = "duplicate fix"
+            elif older[i]:
+                reason = "out of order: older than last fix"
+            else:
+                reason = f"impossible jump: {dist[i]:.0f} m in {dt[i]:.0f} s"
+            plan.failures.append((rows_of[i], r.workers[i], Failure(r.ids[i], reason)))
+
+    @staticmethod
+    def _points(plan: Plan, r: Rows, rows: np.ndarray, pos: dict[int, int], day: list[str]) -> None:
+        """Add one packed track record for each of these rows."""
+        rec = np.empty(rows.size, dtype=_RECORD)
+        rec["t"] = r.ts[rows].astype(np.uint32)
+        rec["la"] = np.round(r.lat[rows] * 1e6)
+        rec["lo"] = np.round(r.lon[rows] * 1e6)
+        blob = rec.tobytes()
+        size = _RECORD.itemsize
+        for j, i in enumerate(rows.tolist()):
+            plan.tracks.append((pos[i], day[i], blob[j * size : (j + 1) * size]))
+
+    def _day_codes(
+        self, ts: np.ndarray, track_ts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Return day numbers of two arrays of times and the local day (YYYYMMDD) of each."""
+        quarters = np.floor_divide(np.concatenate([ts, track_ts]), 900).astype(np.int64)
+        uniq, inv = np.unique(quarters, return_inverse=True)
+        names = [self.days.day(q * 900.0) for q in uniq.tolist()]
+        code = {n: k for k, n in enumerate(dict.fromkeys(names))}
+        per = np.array([code[n] for n in names], dtype=np.int64)[inv.reshape(-1)]
+        return per[: ts.size], per[ts.size :], list(code)
+
+    # ---- several fixes of one worker: scalar, in entry order ----------------------------
+    def _fold_scalar(
+        self, plan: Plan, rows: Rows, where: np.ndarray, worker: str, idx: list[int],
+        raw: bytes | None,
+    ) -> None:
+        pend = _Pending(WorkerState.unpack(raw) if raw else None)
+        for i in idx:
+            gi = int(where[i])
+            eid = rows.ids[i].decode() if isinstance(rows.ids[i], bytes) else rows.ids[i]
+            speed, battery = float(rows.speed[i]), float(rows.battery[i])
+            fix = Fix(worker, float(rows.ts[i]), float(rows.lat[i]), float(rows.lon[i]),
+                      None if math.isnan(speed) else speed, None, None, None,
+                      None if math.isnan(battery) else battery)
+            reason = self._step(pend, eid, fix, self.codes[gi])
+            if reason:
+                plan.failures.append((i, worker, Failure(eid.encode(), reason)))
+        if pend.state is None:
+            return
+        st = pend.state
+        k = plan.add(worker, pend.before.entry_id if pend.before else "", st.pack(), pend.accepted)
+        plan.tracks += [(k, day, bytes(blob)) for day, blob in pend.points.items()]
+        if pend.accepted:
+            plan.delta.append(
+                (k, round(st.lat, 6), round(st.lon, 6), st.status, st.grid, math.floor(st.ts))
+            )
+
+    def _step(self, pend: _Pending, eid: str, fix: Fix, grid: str) -> str | None:
+        """Fold one fix into the pending state; return a reject reason or None."""
+        prev = pend.state or pend.before
+        if prev is not None and entry_key(eid) <= entry_key(prev.entry_id):
+            return None  # redelivered entry: already applied or already rejected, change nothing
+        if prev is None:
+            return self._accept(pend, eid, fix, grid, None)
+        if fix.ts <= prev.ts:
+            pend.state = replace(prev, entry_id=eid)
+            return "duplicate fix" if fix.ts == prev.ts else "out of order: older than last fix"
+        dist = haversine_m(prev.lat, prev.lon, fix.lat, fix.lon)
+        if dist / (fix.ts - prev.ts) > self.s.gps_max_speed_mps and dist > 100:
+            pend.state = replace(prev, entry_id=eid)
+            return f"impossible jump: {dist:.0f} m in {fix.ts - prev.ts:.0f} s"
+        return self._accept(pend, eid, fix, grid, prev)
+
+    def _accept(
+        self, pend: _Pending, eid: str, fix: Fix, grid: str, prev: WorkerState | None
+    ) -> None:
+        speed = fix.speed
+        if speed is None:
+            speed = (
+                0.0
+                if prev is None
+                else haversine_m(prev.lat, prev.lon, fix.lat, fix.lon) / max(fix.ts - prev.ts, 1e-3)
+            )
+        own = self.district.worker(fix.worker).grid
+        status = OUTSIDE if grid != own else PATROLLING if speed > self.s.moving_mps else IDLE
+        day = self.days.day(fix.ts)
+        t_ts, t_lat, t_lon = (prev.track_ts, prev.track_lat, prev.track_lon) if prev else (0, 0, 0)
+        new_day = prev is None or self.days.day(prev.track_ts) != day
+        if (
+            new_day
+            or fix.ts - t_ts >= self.s.gps_thin_s
+            or haversine_m(t_lat, t_lon, fix.lat, fix.lon) >= self.s.gps_thin_m
+        ):
+            pend.points[day] += TRACK_RECORD.pack(
+                int(fix.ts), round(fix.lat * 1e6), round(fix.lon * 1e6)
+            )
+            t_ts, t_lat, t_lon = fix.ts, fix.lat, fix.lon
+        pend.state = WorkerState(
+            eid, fix.ts, fix.lat, fix.lon, grid, status, speed,
+            -1.0 if fix.battery is None else fix.battery, t_ts, t_lat, t_lon,
+        )
+        pend.accepted += 1
+        return None
