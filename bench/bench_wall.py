@@ -64,7 +64,8 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.add_init_script("""
               window.__long = []; window.__apply = [];
-              new PerformanceObserver(l => l.getEntries().forEach(e => window.__long.push(e.duration)))
+              new PerformanceObserver(
+                l => l.getEntries().forEach(e => window.__long.push(e.duration)))
                 .observe({type: 'longtask', buffered: true});
             """)
             wait = "(n) => window.gw && window.gw.drawnCount && window.gw.drawnCount() >= n"

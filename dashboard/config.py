@@ -1,12 +1,12 @@
-"""Settings: one frozen dataclass, every field with a default and a unit, read from the environment here only."""
+"""Settings: one frozen dataclass, each field with a default and a unit, read from the env."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ class Settings:
     consumer_procs: int = 1  # count: consumer processes `run` starts, sharing every stream
     simulate: bool = True  # run the district simulator with `run`
     sim_speed: float = 1.0  # simulated seconds per real second; with `run` the whole system's clock
-    clock_start: float = 0.0  # Unix seconds from which the clock runs at sim_speed (0 = process start)
+    clock_start: float = 0.0  # Unix s from which the clock runs at sim_speed (0 = process start)
     sim_schedule: str = "demo"  # simulator schedule: demo (always busy) or realistic (duty hours)
     sim_workers: int = 0  # count: simulate only this many workers (0 = all)
     sim_seed: int = 1  # random seed of the simulator (same seed, same day)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 STRINGS: dict[str, tuple[str, str]] = {
-    "wall_title": ("大数据+党群网格 运行指挥中心", "Big Data + Party-Masses Grid Operations Center"),
+    "wall_title": ("大数据+党群网格 运行指挥中心",
+                   "Big Data + Party-Masses Grid Operations Center"),
     "connecting": ("连接中…", "connecting…"),
     "live": ("实时", "live"),
     "reconnecting": ("重连中…", "reconnecting…"),

@@ -76,9 +76,10 @@ class Relay:
         self.topics[topic] = fn
 
     def start(self) -> None:
-        """Start the listener and ticker background tasks."""
+        """Start the listener, the GPS ticker and the panel background tasks."""
         self.sio.start_background_task(self._listen)
         self.sio.start_background_task(self._tick)
+        self.sio.start_background_task(self._panels)
 
     def cached(self) -> list[tuple[str, object]]:
         """Return the last payload of every periodic panel, for a client that just connected."""
@@ -195,12 +196,21 @@ class Relay:
             self.emit_local(topic, payload)
 
     def _tick(self) -> None:
+        """Flush GPS deltas every PUSH_INTERVAL_S (never behind a slow panel), keep the lease."""
         while not self.stop.is_set():
             start = time.monotonic()
             self._flush_gps()
             if self.shared:
                 self.leader = self._hold_lease()
             self._report()
+            self.stop.wait(
+                max(0.05, self.svc.settings.push_interval_s - (time.monotonic() - start))
+            )
+
+    def _panels(self) -> None:
+        """Compute and push every periodic panel when due (the lease holder only, if shared)."""
+        while not self.stop.is_set():
+            start = time.monotonic()
             for p in self.periodic:
                 if start >= p.due and self.leader:
                     p.due = start + p.interval_s
@@ -211,9 +221,8 @@ class Relay:
                         pass  # shown as "reconnecting" by the health panel; try next time
                     except Exception:  # noqa: BLE001
                         log.exception("periodic %s failed", p.event)
-            self.stop.wait(
-                max(0.05, self.svc.settings.push_interval_s - (time.monotonic() - start))
-            )
+            due = min((p.due for p in self.periodic), default=start + 1.0)
+            self.stop.wait(min(1.0, max(0.05, due - time.monotonic())))
 
     def _flush_gps(self) -> None:
         with self._lock:

@@ -184,6 +184,8 @@ def run_all(settings: Settings) -> int:
     env["DISTRICT"] = settings.district
     if not settings.open311_api_keys:  # a key for the simulator's (and your) Open311 reports
         env["OPEN311_API_KEYS"] = "gw_demo_" + __import__("secrets").token_urlsafe(16)
+    if not settings.people_admin_keys:  # lets the simulator record volunteer activities
+        env["PEOPLE_ADMIN_KEYS"] = "gw_demo_" + __import__("secrets").token_urlsafe(16)
     print(f"Open311 API key of this demo: {env.get('OPEN311_API_KEYS', '').split(',')[0]}",
           flush=True)
     env["WEB_WORKERS"] = str(settings.web_workers)

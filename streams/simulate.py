@@ -424,6 +424,9 @@ def run_simulator(svc: object, base_url: str, stop: threading.Event) -> None:
     from streams.sim_calls import call_actor  # exchange gateway calls (streams/sim_calls.py)
 
     sim.actors.append(call_actor(svc))
+    from streams.sim_people import people_actors  # service tasks done, volunteer records
+
+    sim.actors += people_actors(svc)
     log.info("simulating %d workers (%s schedule) against %s", len(sim.gps.walkers),
              s.sim_schedule, base_url)
     sim.run(base_url, stop)

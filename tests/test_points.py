@@ -142,3 +142,22 @@ def test_a_verification_within_the_window_is_on_time(svc, clock):
     assert f"{OTHER}|cases_verified".encode() not in counts
     awards = {a["rule"] for a in member_points(svc, PARTY)["awards"]}
     assert awards == {"case_confirmed", "verify_on_time"}
+
+
+# ---- the people keys (could live in test_keys.py) ----------------------------------------------
+def test_people_keys_are_pinned_and_share_one_cluster_slot():
+    from redis.cluster import key_slot
+
+    from dashboard.keys import Keys
+
+    k = Keys("gw")
+    assert k.points_board("202606", "station.WX-01") == "gw:{people}:pb:202606:station.WX-01"
+    assert k.task("senior_card.R1.20260701") == "gw:{people}:t:senior_card.R1.20260701"
+    assert k.assess_rank("20260601", "street.wanxin") == "gw:{people}:rk:20260601:street.wanxin"
+    assert k.anomalies("20260601") == "gw:{people}:an:20260601"
+    every = [k.assessment("d"), k.assess_rank("d"), k.assess_days("m"), k.anomalies("d"),
+             k.anomaly_feed("d"), k.worker_day("d"), k.people_marks("d"), k.points_awards(),
+             k.points_board("all"), k.points_by_rule("all"), k.points_member("W1"),
+             k.task("t"), k.tasks_worker("W1"), k.tasks_open(), k.task_stats("d"),
+             k.resident_overlay(), k.rule_runs(), k.people_lock("x"), k.people_jobs()]
+    assert len({key_slot(x.encode()) for x in every}) == 1

@@ -30,8 +30,9 @@ def test_a_posted_fix_moves_the_workers_marker_without_reload(live_app, page, cl
     b = (lat0 + (lat2 - lat0) * 0.6, lon0 + (lon2 - lon0) * 0.6)
     _post_fix(live_app, w.id, *a, clock.now() - 60)
     page.goto(live_app.url + "/")
-    page.wait_for_function("(id) => window.gw && window.gw.positionOf(id) && window.gw.drawnCount() > 0",
-                           arg=w.id, timeout=15000)
+    page.wait_for_function(
+        "(id) => window.gw && window.gw.positionOf(id) && window.gw.drawnCount() > 0",
+        arg=w.id, timeout=15000)
     assert _marker_latlng(page, w.id) == pytest.approx(list(a), abs=1e-5)
     page.evaluate("() => { window.__noReload = 1; }")
     _post_fix(live_app, w.id, *b, clock.now() - 30)
