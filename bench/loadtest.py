@@ -399,6 +399,9 @@ def _report(svc, results: dict, samples: dict[str, list[float]]) -> None:  # noq
         emit("loadtest_push_latency_p95_ms", float(np.percentile(lat, 95)), "ms",
              samples=len(lat))
     emit("loadtest_redis_memory_mb", int(svc.r.info("memory")["used_memory"]) / 2**20, "MB")
+    if os.environ.get("LOADTEST_TRACE"):  # the lag second by second, to see what stalls
+        print(json.dumps({"lag_trace": {n: [round(v, 1) for v in vals]
+                                        for n, vals in samples.items()}}), flush=True)
     reflected = _reflected(svc)
     lost = {n: accepted[n] - reflected[n] for n in accepted}
     emit("loadtest_accepted_not_reflected", sum(abs(v) for v in lost.values()), "entries", 0,

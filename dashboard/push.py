@@ -149,7 +149,9 @@ class Relay:
 
     def _listen(self) -> None:
         backoff = 0.2
+        ps = None
         while not self.stop.is_set():
+            _close(ps)  # a subscription left by an error before this round
             try:
                 ps = self.svc.r.pubsub(ignore_subscribe_messages=True)
                 ps.psubscribe(self.svc.keys.channel("*"))
@@ -244,6 +246,15 @@ class Relay:
                 "now": self.svc.clock.now(),
             },
         )
+
+
+def _close(ps) -> None:  # noqa: ANN001 - a PubSub or None
+    """Close a pub/sub connection, whatever state it is in."""
+    if ps is not None:
+        try:
+            ps.close()
+        except Exception:  # noqa: BLE001 - it is being thrown away
+            pass
 
 
 # Take the lease if free, keep it if ours (KEYS: lease; ARGV: token, ttl ms); 1 if held.

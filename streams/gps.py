@@ -28,46 +28,60 @@ CHUNK = 2000  # workers per Lua call (Lua's unpack() takes at most ~8000 values)
 
 # Apply a batch of worker updates only where the stored state is still what we read
 # (optimistic concurrency between consumers); return the workers that conflicted.
-# KEYS: last-state hash, days set, D day index sets, one track key per track item.
-# ARGV: n, n workers, n expected entry ids ('' = no state yet), n packed states, D, D days,
-# T, then per track item: worker number, day number, packed points.
+# KEYS: last-state hash, days set, one index set per day of ARGV[4], one key per track item.
+# ARGV[1..4]: workers, expected entry ids ('' = no state yet), packed states, days: one a
+# line.  ARGV[5]: per track item "worker-line day-line length"; ARGV[6]: their points.
 APPLY_LUA = """
-local n = tonumber(ARGV[1])
-local cur = redis.call('HMGET', KEYS[1], unpack(ARGV, 2, n + 1))
+local function lines(s)
+  local out = {}
+  for x in string.gmatch(s, '([^\\n]*)\\n') do out[#out + 1] = x end
+  return out
+end
+local ws, expected, states, days = lines(ARGV[1]), lines(ARGV[2]), lines(ARGV[3]), lines(ARGV[4])
+local cur = redis.call('HMGET', KEYS[1], unpack(ws))
 local ok, conflicts, pairs = {}, {}, {}
-for w = 1, n do
+for w = 1, #ws do
   local id = ''
   if cur[w] then id = string.match(cur[w], '^([^|]*)') end
-  if id == ARGV[n + 1 + w] then
+  if id == expected[w] then
     ok[w] = true
-    pairs[#pairs + 1] = ARGV[1 + w]
-    pairs[#pairs + 1] = ARGV[2 * n + 1 + w]
+    pairs[#pairs + 1] = ws[w]
+    pairs[#pairs + 1] = states[w]
   else
-    conflicts[#conflicts + 1] = ARGV[1 + w]
+    conflicts[#conflicts + 1] = ws[w]
   end
 end
 if #pairs > 0 then redis.call('HSET', KEYS[1], unpack(pairs)) end
-local d = tonumber(ARGV[3 * n + 2])
+local d = #days
 local members = {}
 for k = 1, d do members[k] = {} end
-local i = 3 * n + 3 + d
-for k = 1, tonumber(ARGV[i]) do
-  local w, day = tonumber(ARGV[i + 3 * k - 2]), tonumber(ARGV[i + 3 * k - 1])
+local k, at = 0, 1
+for w, day, len in string.gmatch(ARGV[5], '(%d+) (%d+) (%d+)\\n') do
+  k, w, day, len = k + 1, tonumber(w), tonumber(day), tonumber(len)
   if ok[w] then
-    redis.call('APPEND', KEYS[2 + d + k], ARGV[i + 3 * k])
-    table.insert(members[day], ARGV[1 + w])
+    redis.call('APPEND', KEYS[2 + d + k], string.sub(ARGV[6], at, at + len - 1))
+    table.insert(members[day], ws[w])
   end
+  at = at + len
 end
-local days = {}
+local used = {}
 for k = 1, d do
   if #members[k] > 0 then
     redis.call('SADD', KEYS[2 + k], unpack(members[k]))
-    days[#days + 1] = ARGV[3 * n + 2 + k]
+    used[#used + 1] = days[k]
   end
 end
-if #days > 0 then redis.call('SADD', KEYS[2], unpack(days)) end
+if #used > 0 then redis.call('SADD', KEYS[2], unpack(used)) end
 return conflicts
 """
+
+
+def _lines(items: list[bytes]) -> bytes:
+    """Return items one a line (for APPLY_LUA); refuse an item holding a line break."""
+    out = b"\n".join(items) + b"\n"
+    if out.count(b"\n") != len(items):
+        raise ValueError("a worker id, entry id or state holds a line break")
+    return out
 
 
 class GpsHandler:
@@ -161,20 +175,21 @@ class GpsHandler:
 
     def _write(self, shard: int, plan: Plan, positions: list[int]) -> set[str]:
         """Apply the plan's writes of these workers in one Lua call; return the conflicts."""
-        number = {k: n for n, k in enumerate(positions, 1)}
-        tracks = [t for t in plan.tracks if t[0] in number]
+        line = {k: n for n, k in enumerate(positions, 1)}
+        tracks = [t for t in plan.tracks if t[0] in line]
         days = list(dict.fromkeys(day for _, day, _ in tracks))
-        day_no = {d: n for n, d in enumerate(days, 1)}
+        day_line = {d: n for n, d in enumerate(days, 1)}
         keys = [self.keys.gps_last(shard), self.keys.gps_days(shard)]
         keys += [self.keys.gps_track_index(shard, d) for d in days]
         keys += [self.keys.gps_track(shard, day, plan.workers[k]) for k, day, _ in tracks]
-        argv: list[object] = [len(positions)]
-        argv += [plan.workers[k] for k in positions]
-        argv += [plan.expected[k] for k in positions]
-        argv += [plan.states[k] for k in positions]
-        argv += [len(days), *days, len(tracks)]
-        for k, day, blob in tracks:
-            argv += [number[k], day_no[day], blob]
+        argv = [
+            _lines([plan.workers[k].encode() for k in positions]),
+            _lines([plan.expected[k] for k in positions]),
+            _lines([plan.states[k] for k in positions]),
+            _lines([d.encode() for d in days]) if days else b"",
+            "".join(f"{line[k]} {day_line[day]} {len(blob)}\n" for k, day, blob in tracks),
+            b"".join(blob for _, _, blob in tracks),
+        ]
         conflicts = self._apply(keys=keys, args=argv)
         return {c.decode() if isinstance(c, bytes) else c for c in conflicts}
 

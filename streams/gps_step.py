@@ -19,7 +19,15 @@ from dashboard.config import Settings
 from dashboard.models import District, Fix
 from streams.consumer import Failure
 from streams.gps_batch import Rows, parse_states
-from streams.gps_state import IDLE, OUTSIDE, PATROLLING, TRACK_RECORD, WorkerState, entry_key
+from streams.gps_state import (
+    IDLE,
+    OUTSIDE,
+    PATROLLING,
+    STATE_FORMAT,
+    TRACK_RECORD,
+    WorkerState,
+    entry_key,
+)
 
 EARTH_DIAMETER_M = 12_742_017.6
 _RECORD = np.dtype([("t", "<u4"), ("la", "<i4"), ("lo", "<i4")])  # = TRACK_RECORD
@@ -31,14 +39,14 @@ class Plan:
     """What one attempt writes and publishes; positions index `workers`."""
 
     workers: list[str] = field(default_factory=list)
-    expected: list[bytes | str] = field(default_factory=list)  # entry id read ('' no state)
-    states: list[bytes | str] = field(default_factory=list)  # packed new state
+    expected: list[bytes] = field(default_factory=list)  # entry id read (b'' no state)
+    states: list[bytes] = field(default_factory=list)  # packed new state
     accepted: list[int] = field(default_factory=list)  # fixes accepted per worker
     tracks: list[tuple[int, str, bytes]] = field(default_factory=list)  # (position, day, points)
     delta: list[tuple[int, float, float, int, str, int]] = field(default_factory=list)
     failures: list[tuple[int, str, Failure]] = field(default_factory=list)  # (row, worker, ...)
 
-    def add(self, worker: str, expected: bytes | str, state: bytes | str, accepted: int) -> int:
+    def add(self, worker: str, expected: bytes, state: bytes, accepted: int) -> int:
         """Append one worker's write and return its position."""
         self.workers.append(worker)
         self.expected.append(expected)
@@ -85,6 +93,7 @@ class Folder:
     def __init__(self, settings: Settings, district: District, days: Days) -> None:
         self.s, self.district, self.days = settings, district, days
         self.codes = [g.code for g in district.grids] + [""]  # index -1: outside every grid
+        self.codes_b = [c.encode() for c in self.codes]
         first: dict[str, int] = {}
         for i, code in enumerate(self.codes[:-1]):
             first.setdefault(code, i)
@@ -144,27 +153,39 @@ class Folder:
         t_lat = np.where(point, r.lat, p.track_lat)
         t_lon = np.where(point, r.lon, p.track_lon)
         battery = np.where(np.isnan(r.battery), -1.0, r.battery)
+        expected = [raw.partition(b"|")[0] if raw else b"" for raw in p.raw]
         a = np.flatnonzero(accept)
-        cols = zip(
-            a.tolist(),
-            *(x[a].tolist() for x in (r.ts, r.lat, r.lon, gi, status, speed, battery)),
-            *(x[a].tolist() for x in (t_ts, t_lat, t_lon)),
+        al = a.tolist()
+        ids = [r.ids[i] for i in al]
+        grids = gi[a].tolist()
+        lat, lon, st = r.lat[a].tolist(), r.lon[a].tolist(), status[a].tolist()
+        cols = [x[a].tolist() for x in (r.ts, speed, battery, t_ts, t_lat, t_lon)]
+        base = len(plan.workers)
+        plan.workers += [r.workers[i] for i in al]
+        plan.expected += [expected[i] for i in al]
+        plan.states += [
+            STATE_FORMAT % row
+            for row in zip(
+                ids, cols[0], lat, lon, [self.codes_b[g] for g in grids], st, *cols[1:], strict=True
+            )
+        ]
+        plan.accepted += [1] * len(al)
+        plan.delta += zip(
+            range(base, base + len(al)),
+            [round(x, 6) for x in lat],
+            [round(x, 6) for x in lon],
+            st,
+            [self.codes[g] for g in grids],
+            np.floor(r.ts[a]).astype(np.int64).tolist(),
             strict=True,
         )
-        pos: dict[int, int] = {}
-        for i, ts, lat, lon, g, st, sp, bt, tt, tla, tlo in cols:
-            grid = self.codes[g]
-            state = (
-                f"{r.ids[i].decode()}|{ts:.3f}|{lat:.6f}|{lon:.6f}|{grid}|{st}|{sp:.2f}|"
-                f"{bt:.0f}|{tt:.0f}|{tla:.6f}|{tlo:.6f}"
-            )
-            k = pos[i] = plan.add(r.workers[i], p.entry_id(i), state, 1)
-            plan.delta.append((k, round(lat, 6), round(lon, 6), st, grid, math.floor(ts)))
-        self._points(plan, r, np.flatnonzero(point), pos, [day_names[d] for d in day.tolist()])
+        pt = np.flatnonzero(point)
+        self._points(plan, r.ts[pt], r.lat[pt], r.lon[pt], np.searchsorted(a, pt) + base,
+                     [day_names[d] for d in day[pt].tolist()])
         rows_of = idx.tolist()
         for i in np.flatnonzero(dup | older | jump).tolist():
             raw = p.raw[i]
-            plan.add(r.workers[i], p.entry_id(i), r.ids[i] + raw[raw.index(b"|") :], 0)
+            plan.add(r.workers[i], expected[i], r.ids[i] + raw[raw.index(b"|") :], 0)
             if dup[i]:
                 reason = "duplicate fix"
             elif older[i]:
@@ -174,16 +195,20 @@ class Folder:
             plan.failures.append((rows_of[i], r.workers[i], Failure(r.ids[i], reason)))
 
     @staticmethod
-    def _points(plan: Plan, r: Rows, rows: np.ndarray, pos: dict[int, int], day: list[str]) -> None:
-        """Add one packed track record for each of these rows."""
-        rec = np.empty(rows.size, dtype=_RECORD)
-        rec["t"] = r.ts[rows].astype(np.uint32)
-        rec["la"] = np.round(r.lat[rows] * 1e6)
-        rec["lo"] = np.round(r.lon[rows] * 1e6)
+    def _points(
+        plan: Plan, ts: np.ndarray, lat: np.ndarray, lon: np.ndarray, pos: np.ndarray,
+        days: list[str],
+    ) -> None:
+        """Add one packed track record per point to the plan (pos: the workers' positions)."""
+        rec = np.empty(ts.size, dtype=_RECORD)
+        rec["t"] = ts.astype(np.uint32)
+        rec["la"] = np.round(lat * 1e6)
+        rec["lo"] = np.round(lon * 1e6)
         blob = rec.tobytes()
         size = _RECORD.itemsize
-        for j, i in enumerate(rows.tolist()):
-            plan.tracks.append((pos[i], day[i], blob[j * size : (j + 1) * size]))
+        plan.tracks += zip(
+            pos.tolist(), days, [blob[j : j + size] for j in range(0, len(blob), size)], strict=True
+        )
 
     def _day_codes(
         self, ts: np.ndarray, track_ts: np.ndarray
@@ -215,7 +240,8 @@ class Folder:
         if pend.state is None:
             return
         st = pend.state
-        k = plan.add(worker, pend.before.entry_id if pend.before else "", st.pack(), pend.accepted)
+        before = pend.before.entry_id.encode() if pend.before else b""
+        k = plan.add(worker, before, st.pack().encode(), pend.accepted)
         plan.tracks += [(k, day, bytes(blob)) for day, blob in pend.points.items()]
         if pend.accepted:
             plan.delta.append(

@@ -140,3 +140,19 @@ def test_consumer_processes_started_from_the_cli_work_on_a_cluster_url(cluster_s
     finally:
         for p in procs:
             stop(p)
+
+
+def test_a_grid_edit_transaction_and_the_people_jobs_run_on_the_cluster(cluster_svc, clock):
+    """WATCH/MULTI (grid edits) and the people jobs' scripts must each stay in one slot."""
+    from test_grid_edit import junction, moved, nudge
+
+    from dashboard import grid_edit as ge
+    from streams.people import PeopleJobs
+
+    svc = cluster_svc
+    v = junction(svc)
+    out = ge.save(svc, moved(svc, v, nudge(v)), {}, by="boss")
+    assert [h["version"] for h in ge.history(svc, out["grids"][0])][-1] == 1
+    with pytest.raises(ge.EditError):  # the version check still holds on a cluster
+        ge.save(svc, moved(svc, nudge(v), nudge(v, 20, 5)), {out["grids"][0]: 0}, by="b")
+    PeopleJobs(svc).run_once(clock.now())

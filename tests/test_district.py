@@ -161,8 +161,10 @@ def test_generator_reproduces_the_shipped_files(tmp_path):
     script = ROOT / "scripts" / "gen_district.py"
     subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True,
                    capture_output=True)
+    hand_written = {"assessment.json"}  # a city's assessment policy, edited by hand
     for path in sorted(DONGLI.iterdir()):
-        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+        if path.name not in hand_written:
+            assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 def test_a_clockwise_ring_is_accepted_and_turned_counter_clockwise(copy):

@@ -190,6 +190,8 @@ def test_a_redis_restart_loses_no_report_transition_or_reminder(svc, own_redis, 
     finally:
         for p in procs:
             stop(p)
+        for log in ("web.log", "consume.log"):  # shown by pytest when the test fails
+            print(f"---- {log}\n" + (tmp_path / log).read_text(errors="replace")[-3000:])
 
 
 def test_every_ingest_endpoint_answers_503_with_a_reason_when_redis_is_down(svc, own_redis):
