@@ -380,12 +380,16 @@ def main(argv: list[str] | None = None) -> None:
     """Generate every file of the district folder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="district folder")
-    out = parser.parse_args(argv).out
+    parser.add_argument("--skip", action="append", default=[],
+                        help="a writer to leave out, e.g. people (slow: 300k residents)")
+    args = parser.parse_args(argv)
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context()
     build(ctx)
     for write in WRITERS:
-        write(out, ctx)
+        if write.__name__.removeprefix("write_") not in args.skip:
+            write(out, ctx)
     print(f"wrote {len(ctx.grids)} grids, {len(ctx.stations)} stations to {out}")
 
 

@@ -9,8 +9,6 @@ PATROLLING, IDLE, OUTSIDE, OFFLINE = 1, 2, 3, 0
 STATUS_NAMES = {PATROLLING: "patrolling", IDLE: "idle", OUTSIDE: "outside", OFFLINE: "offline"}
 
 TRACK_RECORD = struct.Struct("<Iii")  # Unix seconds, lat * 1e6, lon * 1e6: 12 bytes a point
-# WorkerState.pack() as a bytes %-format over its fields in order (status an int), for batches
-STATE_FORMAT = b"%s|%.3f|%.6f|%.6f|%s|%d|%.2f|%.0f|%.0f|%.6f|%.6f"
 
 
 @dataclass(frozen=True)

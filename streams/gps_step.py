@@ -23,13 +23,14 @@ from streams.gps_state import (
     IDLE,
     OUTSIDE,
     PATROLLING,
-    STATE_FORMAT,
     TRACK_RECORD,
     WorkerState,
     entry_key,
 )
 
 EARTH_DIAMETER_M = 12_742_017.6
+# WorkerState.pack() as a bytes %-format; lat, lon and the track's lat, lon come as "%.6f" text
+_STATE = b"%s|%.3f|%s|%s|%s|%d|%.2f|%.0f|%.0f|%s|%s"
 _RECORD = np.dtype([("t", "<u4"), ("la", "<i4"), ("lo", "<i4")])  # = TRACK_RECORD
 assert _RECORD.itemsize == TRACK_RECORD.size
 
@@ -156,24 +157,29 @@ class Folder:
         expected = [raw.partition(b"|")[0] if raw else b"" for raw in p.raw]
         a = np.flatnonzero(accept)
         al = a.tolist()
-        ids = [r.ids[i] for i in al]
         grids = gi[a].tolist()
-        lat, lon, st = r.lat[a].tolist(), r.lon[a].tolist(), status[a].tolist()
-        cols = [x[a].tolist() for x in (r.ts, speed, battery, t_ts, t_lat, t_lon)]
+        st = status[a].tolist()
+        lat = [b"%.6f" % x for x in r.lat[a].tolist()]  # formatted once: state and delta
+        lon = [b"%.6f" % x for x in r.lon[a].tolist()]
+        moved = point[a].tolist()
+        t_lat = [x if m else b"%.6f" % y for x, m, y in zip(lat, moved, t_lat[a].tolist())]
+        t_lon = [x if m else b"%.6f" % y for x, m, y in zip(lon, moved, t_lon[a].tolist())]
         base = len(plan.workers)
         plan.workers += [r.workers[i] for i in al]
         plan.expected += [expected[i] for i in al]
         plan.states += [
-            STATE_FORMAT % row
+            _STATE % row
             for row in zip(
-                ids, cols[0], lat, lon, [self.codes_b[g] for g in grids], st, *cols[1:], strict=True
+                [r.ids[i] for i in al], r.ts[a].tolist(), lat, lon,
+                [self.codes_b[g] for g in grids], st, speed[a].tolist(), battery[a].tolist(),
+                t_ts[a].tolist(), t_lat, t_lon, strict=True,
             )
         ]
         plan.accepted += [1] * len(al)
-        plan.delta += zip(
+        plan.delta += zip(  # float("%.6f" % x) == round(x, 6), and cheaper
             range(base, base + len(al)),
-            [round(x, 6) for x in lat],
-            [round(x, 6) for x in lon],
+            map(float, lat),
+            map(float, lon),
             st,
             [self.codes[g] for g in grids],
             np.floor(r.ts[a]).astype(np.int64).tolist(),

@@ -159,11 +159,13 @@ def test_every_worker_locates_into_their_own_grid(dongli):
 
 def test_generator_reproduces_the_shipped_files(tmp_path):
     script = ROOT / "scripts" / "gen_district.py"
-    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True,
-                   capture_output=True)
-    hand_written = {"assessment.json"}  # a city's assessment policy, edited by hand
+    # residents.parquet (300k residents, minutes) is left out here; tests/test_service_rules
+    # and the people generator own it.  The rest is generated and must match byte for byte.
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--skip", "people"],
+                   check=True, capture_output=True)
+    hand_written = {"assessment.json", "points_rules.csv", "service_rules.json"}  # policies
     for path in sorted(DONGLI.iterdir()):
-        if path.name not in hand_written:
+        if path.name not in hand_written and path.name != "residents.parquet":
             assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
 
 
