@@ -76,6 +76,9 @@ return conflicts
 """
 
 
+_TRACK_LINE = "%d %d %d\n"  # worker line, day line, bytes of one track item (APPLY_LUA)
+
+
 def _lines(items: list[bytes]) -> bytes:
     """Return items one a line (for APPLY_LUA); refuse an item holding a line break."""
     out = b"\n".join(items) + b"\n"
@@ -187,7 +190,9 @@ class GpsHandler:
             _lines([plan.expected[k] for k in positions]),
             _lines([plan.states[k] for k in positions]),
             _lines([d.encode() for d in days]) if days else b"",
-            "".join(f"{line[k]} {day_line[day]} {len(blob)}\n" for k, day, blob in tracks),
+            "".join(
+                map(_TRACK_LINE.__mod__, [(line[k], day_line[d], len(b)) for k, d, b in tracks])
+            ),
             b"".join(blob for _, _, blob in tracks),
         ]
         conflicts = self._apply(keys=keys, args=argv)
