@@ -108,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     con = sub.add_parser("consume", help="run stream consumers (needs REDIS_URL)")
     con.add_argument("streams", nargs="*", default=["all"], help="gps, ... or all")
     con.add_argument("--name", help="consumer name (default host-pid)")
+    con.add_argument("--skip", nargs="*", default=[], help="streams not to consume (with all)")
     key = sub.add_parser("apikey", help="issue, list or revoke API keys (Open311, departments)")
     key.add_argument("action", choices=["create", "list", "revoke"])
     key.add_argument("name", nargs="?", default="", help="who the key is for")
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "web":
         return runner.run_web(settings)
     if args.cmd == "consume":
-        return runner.run_consumers(settings, args.streams, args.name)
+        return runner.run_consumers(settings, args.streams, args.name, args.skip)
     if args.cmd == "apikey":
         return _apikey(settings, args)
     if args.cmd == "simulate":

@@ -42,7 +42,7 @@ class Settings:
     deadletter_maxlen: int = 100000  # entries kept in each dead-letter stream
     push_interval_s: float = 1.0  # seconds between pushes of map deltas to browsers
     web_workers: int = 1  # count: web processes (gunicorn workers on PORT); >1: pushes via Redis
-    consumer_procs: int = 1  # count: consumer processes `run` starts, sharing every stream
+    consumer_procs: int = 1  # count: consumer processes `run` starts; gps in the first only
     simulate: bool = True  # run the district simulator with `run`
     sim_speed: float = 1.0  # simulated seconds per real second; with `run` the whole system's clock
     clock_start: float = 0.0  # Unix s from which the clock runs at sim_speed (0 = process start)

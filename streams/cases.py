@@ -40,6 +40,7 @@ from dashboard.catalog import Catalog, catalog_for
 from dashboard.dispatch import RoutingError, deadline, route, urgency_of
 from dashboard.geo import haversine_m
 from dashboard.services import Services
+from streams.case_scripts import CREATE_LUA, LOOKUP_LUA
 from streams.consumer import Entry, Failure
 from streams.fixes import InvalidInput
 from streams.gps_state import OFFLINE, WorkerState
@@ -67,58 +68,6 @@ for g = 1, tonumber(ARGV[1]) do
     i = i + n + 1
   end
   if ok then out[g] = 1 else out[g] = 0 end
-end
-return out
-"""
-
-# Create new cases (the dispatch hot path: one short record per case instead of generic
-# ops).  It writes exactly what write_ops(None, case, steps) would for a 'dispatched' or
-# 'linked' case (tests/test_cases.py compares the two), and nothing for an existing id.
-# ARGV: prefix, n, then per case: id, field count, fields..., history count, entries...,
-# reported_at, deadline, dept, grid, item, lon, lat, remind_at or '', linked target or '',
-# the target's history entry, local day YYYYMMDD.
-CREATE_LUA = """
-local P = ARGV[1]
-local out = {}
-local i = 3
-for c = 1, tonumber(ARGV[2]) do
-  local id, nf = ARGV[i], tonumber(ARGV[i + 1])
-  local key = P .. 'c:' .. id
-  local fields_at = i + 2
-  i = fields_at + 2 * nf
-  local nh = tonumber(ARGV[i])
-  local hist_at = i + 1
-  i = hist_at + nh
-  local at, dl, dept, grid, item = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local lon, lat, remind, target = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
-  local linkstep, day = ARGV[i + 9], ARGV[i + 10]
-  i = i + 11
-  if redis.call('EXISTS', key) == 1 then
-    out[c] = 0
-  else
-    redis.call('HSET', key, unpack(ARGV, fields_at, fields_at + 2 * nf - 1))
-    redis.call('RPUSH', P .. 'h:' .. id, unpack(ARGV, hist_at, hist_at + nh - 1))
-    redis.call('ZADD', P .. 'all', at, id)
-    local kind = 'new'
-    if target == '' then
-      redis.call('ZADD', P .. 'open', dl, id)
-      redis.call('ZADD', P .. 'q:' .. dept, dl, id)
-      redis.call('ZADD', P .. 'due', dl, id)
-      redis.call('HINCRBY', P .. 'n:dept', dept, 1)
-      redis.call('HINCRBY', P .. 'n:grid', grid, 1)
-      redis.call('GEOADD', P .. 'geo:' .. item, lon, lat, id)
-      if remind ~= '' then redis.call('ZADD', P .. 'remind', remind, id) end
-    else
-      kind = 'lnk'
-      redis.call('HINCRBY', P .. 'c:' .. target, 'ln', 1)
-      redis.call('RPUSH', P .. 'h:' .. target, linkstep)
-    end
-    for _, k in ipairs({P .. 'st:' .. day, P .. 'st:' .. string.sub(day, 1, 6)}) do
-      redis.call('HINCRBY', k, 'rep', 1)
-      redis.call('HINCRBY', k, kind, 1)
-    end
-    out[c] = 1
-  end
 end
 return out
 """
@@ -197,6 +146,7 @@ class CaseStore:
         self.svc, self.r, self.keys = svc, svc.r, svc.keys
         self._cas = svc.r.register_script(CAS_LUA)
         self._create = svc.r.register_script(CREATE_LUA)
+        self._lookup = svc.r.register_script(LOOKUP_LUA)
         self._anchor = [svc.keys.cases_all()]  # routes the script to the {cases} slot
 
     # ---- reads --------------------------------------------------------------------
@@ -327,21 +277,31 @@ class CaseStore:
         """Write new dispatched or linked cases (with the step to add to a linked target);
         an id that already exists is skipped (False), which makes redelivery harmless."""
         out: list[bool] = []
+        prefix, day, settings = self.keys.cases_prefix(), self.svc.days.day, self.svc.settings
         for start in range(0, len(new), CHUNK):
-            part = new[start:start + CHUNK]
-            argv: list[object] = [self.keys.cases_prefix(), len(part)]
-            for case, steps, link in part:
-                fields = to_hash(case)
-                argv += [case.id, len(fields), *_flat(fields), len(steps),
-                         *[orjson.dumps(st.as_dict()) for st in steps]]
-                nxt = reminders.next_at(case, self.svc.settings)
-                argv += [_num(case.reported_at), _num(case.deadline), case.dept, case.grid,
-                         case.item, f"{case.lon:.7f}", f"{case.lat:.7f}",
-                         "" if nxt is None else _num(nxt), case.linked_to,
-                         orjson.dumps(link.as_dict()) if link else "",
-                         self.svc.days.day(case.reported_at)]
-            out += [bool(x) for x in self._create(keys=self._anchor, args=argv)]
+            rows = []
+            for case, steps, link in new[start:start + CHUNK]:
+                nxt = reminders.next_at(case, settings)
+                rows.append([
+                    case.id, [x for kv in to_hash(case).items() for x in kv],
+                    [orjson.dumps(st.as_dict()).decode() for st in steps],
+                    _num(case.reported_at), _num(case.deadline), case.dept, case.grid,
+                    case.item, f"{case.lon:.7f}", f"{case.lat:.7f}",
+                    "" if nxt is None else _num(nxt), case.linked_to,
+                    orjson.dumps(link.as_dict()).decode() if link else "",
+                    day(case.reported_at)])
+            out += [bool(x) for x in self._create(keys=self._anchor,
+                                                  args=[prefix, orjson.dumps(rows)])]
         return out
+
+    def nearby(self, points: list[tuple[str, float, float]], radius_m: float) -> list[list[bytes]]:
+        """Return, per (item, lat, lon), the ids of up to 5 open cases of that item within
+        radius_m, nearest first: one round trip for the whole list."""
+        if not points:
+            return []
+        query = [[self.keys.cases_geo(item), f"{lon:.7f}", f"{lat:.7f}"]
+                 for item, lat, lon in points]
+        return self._lookup(keys=self._anchor, args=[radius_m, orjson.dumps(query)])
 
     def act(self, case_id: str, action: str, actor: str, *, note: str = "", dept: str = "",
             allow: Callable[[Case], bool] | None = None) -> Case:
@@ -468,13 +428,9 @@ class CaseHandler:
 
     def _lookup(self, located: list) -> tuple[list[list[bytes]], dict]:
         """Return, per report, the open cases of its item nearby, and the GPS state of the
-        reporting workers: two pipelines, one round trip each."""
-        pipe = self.r.pipeline(transaction=False)
-        for _, rep, _ in located:
-            pipe.execute_command("GEOSEARCH", self.keys.cases_geo(rep.item), "FROMLONLAT",
-                                 f"{rep.lon:.7f}", f"{rep.lat:.7f}", "BYRADIUS",
-                                 self.s.case_dup_radius_m, "m", "ASC", "COUNT", 5)
-        res = pipe.execute()
+        reporting workers: two round trips."""
+        res = self.store.nearby([(rep.item, rep.lat, rep.lon) for _, rep, _ in located],
+                                self.s.case_dup_radius_m)
         workers = sorted({rep.worker for _, rep, _ in located})
         by_shard: dict[int, list[str]] = {}
         for w in workers:

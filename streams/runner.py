@@ -79,7 +79,8 @@ def run_gunicorn(settings: Settings) -> int:
     return 0
 
 
-def run_consumers(settings: Settings, names: list[str], name: str | None = None) -> int:
+def run_consumers(settings: Settings, names: list[str], name: str | None = None,
+                  skip: list[str] | None = None) -> int:
     """Run the named stream consumers (or all) in threads until SIGINT/SIGTERM."""
     from dashboard.services import build_services
     from streams.archive import Maintenance
@@ -91,6 +92,7 @@ def run_consumers(settings: Settings, names: list[str], name: str | None = None)
     _stop_on_signals(stop)
     available = handlers(svc)
     chosen = list(available) if names in ([], ["all"]) else names
+    chosen = [n for n in chosen if n not in (skip or [])]
     unknown = [n for n in chosen if n not in available]
     if unknown:
         print(f"unknown stream(s): {', '.join(unknown)}; known: {', '.join(available)}")
@@ -191,7 +193,10 @@ def run_all(settings: Settings) -> int:
     env["WEB_WORKERS"] = str(settings.web_workers)
     if settings.web_workers > 1 and not settings.secret_key:  # the same cookies on every worker
         env["SECRET_KEY"] = __import__("secrets").token_hex(32)
-    children = [_child(["consume", "all"], env) for _ in range(max(1, settings.consumer_procs))]
+    # GPS takes one consumer process: its handler tells a redelivery by the worker's last
+    # applied entry id, which concurrent consumers of one shard would break (tests/test_faults).
+    children = [_child(["consume", "all"] + (["--skip", "gps"] if i else []), env)
+                for i in range(max(1, settings.consumer_procs))]
     children.append(_child(["web"], env))
     if settings.simulate:
         _wait_http(f"http://{settings.host}:{settings.port}/api/v1/health", 30.0)
