@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+import redis
 from dash import Dash
 from flask import request
 from flask_socketio import SocketIO, join_room
@@ -73,13 +74,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         """Put a new browser in the wall room and send it a full snapshot."""
         from dashboard import queries
 
-        if start_relay and not relay.wait_up(60.0):
-            return False  # Redis is down: the wall shows "reconnecting" while we wait
+        if start_relay and not relay.wait_up(10.0):
+            return False  # Redis is down: the wall shows "reconnecting" and asks again
         if not auth_routes.may_connect_socket():
             return False  # only district supervisors and wall kiosks watch the live wall
+        try:
+            snap = (relay.mirror.snapshot(svc.clock.now()) if relay.connected
+                    else queries.map_snapshot(svc))
+        except redis.RedisError:
+            return False  # Redis went away again: refused, the browser asks again
         join_room(WALL_ROOM)
-        snap = (relay.mirror.snapshot(svc.clock.now()) if relay.connected
-                else queries.map_snapshot(svc))
         socketio.emit("gps", snap, to=request.sid, ignore_queue=True)
         for event, payload in relay.cached():
             socketio.emit(event, payload, to=request.sid, ignore_queue=True)

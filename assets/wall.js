@@ -258,9 +258,15 @@
     if (document.documentElement.getAttribute("data-push") === "0") { return; }
     var socket = (gw.socket = window.io({ transports: ["websocket", "polling"],
       reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 }));
+    /* socket.io gives up when the server refuses or closes the connection itself (Redis was
+       down when we asked): the wall keeps asking, so it comes back without anyone at it. */
+    function askAgain() { setTimeout(function () { if (!socket.connected) { socket.connect(); } }, 2000); }
     socket.on("connect", function () { setConn(true); });
-    socket.on("disconnect", function () { setConn(false); });
-    socket.on("connect_error", function () { setConn(false); });
+    socket.on("disconnect", function (reason) {
+      setConn(false);
+      if (reason === "io server disconnect") { askAgain(); }
+    });
+    socket.on("connect_error", function () { setConn(false); if (!socket.active) { askAgain(); } });
     socket.on("gps", function (m) { gw.applyGps(m); });
     socket.on("kpi", function (m) { gw.applyKpi(m); });
     socket.on("streets", function (m) { setProps("gw-streets-store", { data: m }); });

@@ -1,5 +1,7 @@
 """GPS benchmarks: consumer throughput vs raw XADD, push lag at 20,000 workers, track memory,
-/osmand HTTP rate under concurrent load, all against real processes on loopback."""
+/osmand HTTP rate under concurrent load, all against real processes on loopback.
+BENCH_WORKERS sets the city size; BENCH_GPS_PARTS=consumer (or xadd,lag,track,osmand) runs
+only those parts."""
 
 from __future__ import annotations
 
@@ -27,6 +29,12 @@ from streams.fixes import fix_to_fields
 from streams.gps import GpsHandler
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "20000"))
+PARTS = os.environ.get("BENCH_GPS_PARTS", "")  # e.g. "consumer": run only these (default all)
+
+
+def _wanted(part: str) -> bool:
+    """Tell whether BENCH_GPS_PARTS (xadd, consumer, lag, track, osmand) asks for a part."""
+    return not PARTS or part in PARTS.split(",")
 
 
 def _fields(wid: str, ts: float, lat: float, lon: float) -> dict[str, str]:
@@ -245,18 +253,22 @@ def main() -> None:
         }
         settings = load_settings(env)
         svc = build_services(settings)
-        emit("redis_xadd_raw_per_s", bench_raw_xadd(svc.r), "entries/s")
-        emit("gps_consumer_fixes_per_s", bench_consumer(svc), "fixes/s", 100_000, "higher")
-        p50, p95, rate = bench_push_lag(svc, env)
-        emit("gps_push_lag_p50_ms", p50, "ms", workers=WORKERS, fixes_per_s=round(rate))
-        emit(
-            "gps_push_lag_p95_ms", p95, "ms", 200, "lower", workers=WORKERS, fixes_per_s=round(rate)
-        )
-        emit("track_bytes_per_worker_day", bench_track_bytes(svc), "bytes", 100_000, "lower")
-        svc.r.flushall()
-        rps, p95 = bench_osmand(env)
-        emit("osmand_http_rps", rps, "requests/s", 2000, "higher")
-        emit("osmand_http_p95_ms", p95, "ms", 50, "lower")
+        if _wanted("xadd"):
+            emit("redis_xadd_raw_per_s", bench_raw_xadd(svc.r), "entries/s")
+        if _wanted("consumer"):
+            emit("gps_consumer_fixes_per_s", bench_consumer(svc), "fixes/s", 100_000, "higher")
+        if _wanted("lag"):
+            p50, p95, rate = bench_push_lag(svc, env)
+            emit("gps_push_lag_p50_ms", p50, "ms", workers=WORKERS, fixes_per_s=round(rate))
+            emit("gps_push_lag_p95_ms", p95, "ms", 200, "lower", workers=WORKERS,
+                 fixes_per_s=round(rate))
+        if _wanted("track"):
+            emit("track_bytes_per_worker_day", bench_track_bytes(svc), "bytes", 100_000, "lower")
+        if _wanted("osmand"):
+            svc.r.flushall()
+            rps, p95 = bench_osmand(env)
+            emit("osmand_http_rps", rps, "requests/s", 2000, "higher")
+            emit("osmand_http_p95_ms", p95, "ms", 50, "lower")
     finally:
         server.stop()
 

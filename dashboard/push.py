@@ -121,10 +121,16 @@ class Relay:
         except (AttributeError, KeyError):
             return
         for eio_sid in eio_sids:
-            try:
-                self.sio.server.eio.disconnect(eio_sid)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+            # engine.io's disconnect waits for the socket's send queue to drain, forever if its
+            # writer is gone: one thread per browser, so the relay itself never waits on it.
+            self.sio.start_background_task(self._drop_one, eio_sid)
+
+    def _drop_one(self, eio_sid: str) -> None:
+        """Close one browser's engine.io connection."""
+        try:
+            self.sio.server.eio.disconnect(eio_sid)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
 
     def _hold_lease(self) -> bool:
         """Take or keep the lease of the process that computes the panels; False on errors."""

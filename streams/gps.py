@@ -117,32 +117,31 @@ class GpsHandler:
     def handle(self, entries: list[Entry]) -> list[Failure]:
         """Process a batch of fix entries; retry workers whose state another consumer moved."""
         refused, rows = parse_rows(entries, self._known, self.district)
-        refused += self._outside_window(rows)
-        failures = [f for _, f in sorted(refused, key=lambda x: x[0])]
-        rows = rows.take(np.flatnonzero(self._in_window(rows)))
+        rows, late = self._time_window(rows)
+        failures = [f for _, f in sorted(refused + late, key=lambda x: x[0])]
         for _attempt in range(5):
             plan, conflicts = self._apply_batch(rows)
             failures.extend(f for _, w, f in plan.failures if w not in conflicts)
             if not conflicts:
                 return failures
-            rows = rows.take(np.array([i for i, w in enumerate(rows.workers) if w in conflicts]))
+            again = [i for i, w in enumerate(rows.workers) if w in conflicts]
+            rows = rows.take(np.array(again, dtype=np.int64))
         raise RuntimeError(f"gps state kept changing under us for {len(conflicts)} workers")
 
-    def _in_window(self, rows: Rows) -> np.ndarray:
+    def _time_window(self, rows: Rows) -> tuple[Rows, list[tuple[int, Failure]]]:
+        """Return the rows inside the accepted time window, and a failure for each other."""
         now = self.clock.now()
-        return (rows.ts <= now + self.s.gps_max_future_s) & (rows.ts >= now - self.s.gps_max_past_s)
-
-    def _outside_window(self, rows: Rows) -> list[tuple[int, Failure]]:
-        now = self.clock.now()
+        future = rows.ts > now + self.s.gps_max_future_s
+        keep = ~future & (rows.ts >= now - self.s.gps_max_past_s)
         out: list[tuple[int, Failure]] = []
-        for i in np.flatnonzero(~self._in_window(rows)).tolist():
+        for i in np.flatnonzero(~keep).tolist():
             ts = float(rows.ts[i])
-            if ts > now + self.s.gps_max_future_s:
+            if future[i]:
                 reason = f"future timestamp: {ts - now:.0f} s ahead"
             else:
                 reason = f"too old: {now - ts:.0f} s in the past"
             out.append((int(rows.at[i]), Failure(rows.ids[i], reason)))
-        return out
+        return (rows if keep.all() else rows.take(np.flatnonzero(keep))), out
 
     def _apply_batch(self, rows: Rows) -> tuple[Plan, set[str]]:
         if not rows.ids:
@@ -153,9 +152,9 @@ class GpsHandler:
         for shard, positions in self._shards(plan.workers).items():
             for start in range(0, len(positions), CHUNK):
                 conflicts |= self._write(shard, plan, positions[start : start + CHUNK])
-        done = [k not in conflicts for k in plan.workers] if conflicts else None
-        accepted = sum(a for k, a in enumerate(plan.accepted) if done is None or done[k])
-        delta = [d for d in plan.delta if done is None or done[d[0]]]
+        done = [w not in conflicts for w in plan.workers]
+        accepted = sum(a for k, a in enumerate(plan.accepted) if done[k])
+        delta = [d for d in plan.delta if done[d[0]]]
         self._publish(plan, delta, accepted, len(plan.failures), int(rows.ms.min()) / 1000.0)
         return plan, conflicts
 

@@ -49,9 +49,12 @@ class Rows:
 def entry_keys(ids: Sequence[bytes | str]) -> tuple[np.ndarray, np.ndarray]:
     """Return the (ms, seq) parts of stream entry ids as int64 and uint64 arrays."""
     raw = [i.encode() if isinstance(i, str) else i for i in ids]
-    parts = [p.partition(b"-") for p in raw]
-    ms = np.fromiter((int(p[0]) for p in parts), np.int64, len(parts))
-    seq = np.fromiter((int(p[2] or 0) for p in parts), np.uint64, len(parts))
+    parts = b"-".join(raw).split(b"-")
+    if len(parts) == 2 * len(raw):  # every id is ms-seq: numpy runs int() over the columns
+        return np.array(parts[0::2], dtype=np.int64), np.array(parts[1::2], dtype=np.uint64)
+    split = [p.partition(b"-") for p in raw]
+    ms = np.fromiter((int(p[0]) for p in split), np.int64, len(split))
+    seq = np.fromiter((int(p[2] or 0) for p in split), np.uint64, len(split))
     return ms, seq
 
 
@@ -131,7 +134,8 @@ def parse_rows(
         speed[i] = np.nan if fix.speed is None else fix.speed
         battery[i] = np.nan if fix.battery is None else fix.battery
     n = len(entries)
-    rows = Rows(np.arange(n), [e[0] for e in entries], np.zeros(n, np.int64),
+    ids = [e[0] if isinstance(e[0], bytes) else str(e[0]).encode() for e in entries]
+    rows = Rows(np.arange(n), ids, np.zeros(n, np.int64),
                 np.zeros(n, np.uint64), workers, own, ts, lat, lon, speed, battery)
     if not ok.all():
         rows = rows.take(np.flatnonzero(ok))

@@ -26,6 +26,7 @@ from streams.gps_state import (
     TRACK_RECORD,
     WorkerState,
     entry_key,
+    pack_point,
 )
 
 EARTH_DIAMETER_M = 12_742_017.6
@@ -45,7 +46,7 @@ class Plan:
     accepted: list[int] = field(default_factory=list)  # fixes accepted per worker
     tracks: list[tuple[int, str, bytes]] = field(default_factory=list)  # (position, day, points)
     delta: list[tuple[int, float, float, int, str, int]] = field(default_factory=list)
-    failures: list[tuple[int, str, Failure]] = field(default_factory=list)  # (row, worker, ...)
+    failures: list[tuple[int, str, Failure]] = field(default_factory=list)  # (entry pos, worker, .)
 
     def add(self, worker: str, expected: bytes, state: bytes, accepted: int) -> int:
         """Append one worker's write and return its position."""
@@ -188,7 +189,7 @@ class Folder:
         pt = np.flatnonzero(point)
         self._points(plan, r.ts[pt], r.lat[pt], r.lon[pt], np.searchsorted(a, pt) + base,
                      [day_names[d] for d in day[pt].tolist()])
-        rows_of = idx.tolist()
+        rows_of = rows.at[idx].tolist()
         for i in np.flatnonzero(dup | older | jump).tolist():
             raw = p.raw[i]
             plan.add(r.workers[i], expected[i], r.ids[i] + raw[raw.index(b"|") :], 0)
@@ -242,7 +243,7 @@ class Folder:
                       None if math.isnan(battery) else battery)
             reason = self._step(pend, eid, fix, self.codes[gi])
             if reason:
-                plan.failures.append((i, worker, Failure(eid.encode(), reason)))
+                plan.failures.append((int(rows.at[i]), worker, Failure(eid.encode(), reason)))
         if pend.state is None:
             return
         st = pend.state
@@ -290,9 +291,7 @@ class Folder:
             or fix.ts - t_ts >= self.s.gps_thin_s
             or haversine_m(t_lat, t_lon, fix.lat, fix.lon) >= self.s.gps_thin_m
         ):
-            pend.points[day] += TRACK_RECORD.pack(
-                int(fix.ts), round(fix.lat * 1e6), round(fix.lon * 1e6)
-            )
+            pend.points[day] += pack_point(fix.ts, fix.lat, fix.lon)
             t_ts, t_lat, t_lon = fix.ts, fix.lat, fix.lon
         pend.state = WorkerState(
             eid, fix.ts, fix.lat, fix.lon, grid, status, speed,

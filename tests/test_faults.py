@@ -287,3 +287,23 @@ def test_two_gps_consumers_on_one_shard_neither_lose_nor_double_count_a_fix(svc)
     track = unpack_track(svc.r.get(svc.keys.gps_track(0, svc.days.day(t), w)) or b"")
     dead = svc.r.xlen(svc.keys.deadletter("gps"))
     assert len(track) + dead == 2  # each fix either in the track or refused with a reason
+
+
+def test_a_wall_that_waited_out_a_long_redis_outage_goes_live_again(svc, own_redis, page):
+    import dataclasses
+
+    from tests.conftest import LiveApp
+
+    s = dataclasses.replace(svc.settings, redis_url=own_redis.url)
+    r = redis.Redis.from_url(own_redis.url, socket_timeout=1, socket_connect_timeout=1)
+    app = LiveApp(build_services(s, clock=svc.clock, r=r), consumers=False)
+    try:
+        page.goto(app.url + "/")
+        page.wait_for_selector("#gw-conn.gw-conn-ok", timeout=30000)
+        own_redis.stop()
+        page.wait_for_selector("#gw-conn.gw-conn-wait", timeout=15000)
+        time.sleep(12)  # longer than the server holds a connection before refusing it
+        own_redis.start()
+        page.wait_for_selector("#gw-conn.gw-conn-ok", timeout=30000)
+    finally:
+        app.close()
