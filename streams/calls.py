@@ -35,7 +35,7 @@ from dashboard.exchange import (
 )
 from dashboard.keys import Keys
 from streams.call_records import MAX_LATENCY_MS, call_from_fields
-from streams.consumer import Entry, Failure
+from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput
 
 TRIM_EVERY_S = 60  # seconds between trims of the raw stream
@@ -130,7 +130,7 @@ class CallsHandler:
         """Return the one calls stream."""
         return [self.keys.calls_stream()]
 
-    def handle(self, entries: list[Entry]) -> list[Failure]:
+    def handle(self, entries: list[Entry], source: Source | None = None) -> list[Failure]:
         """Count a batch of calls exactly once; return the malformed entries."""
         self._refresh_approvals()
         failures, calls = self._parse(entries)

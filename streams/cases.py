@@ -41,7 +41,7 @@ from dashboard.dispatch import RoutingError, deadline, route, urgency_of
 from dashboard.geo import EARTH_RADIUS_M, haversine_m
 from dashboard.services import Services
 from streams.case_scripts import CREATE_LUA, LOOKUP_LUA
-from streams.consumer import Entry, Failure
+from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput
 from streams.gps_state import OFFLINE, WorkerState
 
@@ -361,7 +361,7 @@ class CaseHandler:
         """Return the events stream."""
         return [self.keys.events_stream()]
 
-    def handle(self, entries: list[Entry]) -> list[Failure]:
+    def handle(self, entries: list[Entry], source: Source | None = None) -> list[Failure]:
         """Dispatch a batch of reports idempotently; dead-letter what cannot become a case."""
         failures: list[Failure] = []
         reports: list[tuple[bytes, Report]] = []

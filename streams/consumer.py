@@ -32,6 +32,15 @@ class Failure:
     reason: str
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a batch was read: its physical stream, the group and the consumer holding it."""
+
+    stream: str
+    group: str
+    consumer: str
+
+
 class Handler(Protocol):
     """What a stream module provides: its logical name, its physical streams and a batch handler."""
 
@@ -40,7 +49,7 @@ class Handler(Protocol):
     def streams(self) -> list[str]:
         """Return the physical stream keys to read."""
 
-    def handle(self, entries: list[Entry]) -> list[Failure]:
+    def handle(self, entries: list[Entry], source: Source) -> list[Failure]:
         """Process a batch idempotently; return the entries to dead-letter."""
 
 
@@ -161,8 +170,9 @@ class Consumer:
         entries = [e for e in entries if e[1] is not None]  # trimmed while pending
         if not entries:
             return 0
+        source = Source(stream, self.group, self.name)
         try:
-            failures = self.handler.handle(entries)
+            failures = self.handler.handle(entries, source)
         except REDIS_DOWN:
             raise  # not the entries' fault: leave them pending, the loop retries after a pause
         except Exception as exc:  # noqa: BLE001 - isolate the entry that breaks the batch
@@ -170,7 +180,7 @@ class Consumer:
             failures = []
             for entry in entries:
                 try:
-                    failures.extend(self.handler.handle([entry]))
+                    failures.extend(self.handler.handle([entry], source))
                 except REDIS_DOWN:
                     raise
                 except Exception as one:  # noqa: BLE001

@@ -15,7 +15,7 @@ TRACK_RECORD = struct.Struct("<Iii")  # Unix seconds, lat * 1e6, lon * 1e6: 12 b
 class WorkerState:
     """Latest accepted fix of a worker and the last point stored in its track."""
 
-    entry_id: str  # last stream entry seen for this worker (accepted or not)
+    entry_id: str  # stream entry of the fix applied last (the version a write is conditioned on)
     ts: float
     lat: float
     lon: float

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,7 +25,6 @@ from streams.gps_state import (
     PATROLLING,
     TRACK_RECORD,
     WorkerState,
-    entry_key,
     pack_point,
 )
 
@@ -44,16 +43,18 @@ class Plan:
     expected: list[bytes] = field(default_factory=list)  # entry id read (b'' no state)
     states: list[bytes] = field(default_factory=list)  # packed new state
     accepted: list[int] = field(default_factory=list)  # fixes accepted per worker
+    acks: list[bytes] = field(default_factory=list)  # their entry ids, space-separated
     tracks: list[tuple[int, str, bytes]] = field(default_factory=list)  # (position, day, points)
     delta: list[tuple[int, float, float, int, str, int]] = field(default_factory=list)
     failures: list[tuple[int, str, Failure]] = field(default_factory=list)  # (entry pos, worker, .)
 
-    def add(self, worker: str, expected: bytes, state: bytes, accepted: int) -> int:
+    def add(self, worker: str, expected: bytes, state: bytes, acks: list[bytes]) -> int:
         """Append one worker's write and return its position."""
         self.workers.append(worker)
         self.expected.append(expected)
         self.states.append(state)
-        self.accepted.append(accepted)
+        self.accepted.append(len(acks))
+        self.acks.append(b" ".join(acks))
         return len(self.workers) - 1
 
 
@@ -130,14 +131,12 @@ class Folder:
         gi = where[idx]
         p = parse_states([stored[w] for w in r.workers])
         has = p.has
-        redelivered = has & ((r.ms < p.ms) | ((r.ms == p.ms) & (r.seq <= p.seq)))
-        cmp = has & ~redelivered
         dt = r.ts - p.ts
         with np.errstate(divide="ignore", invalid="ignore"):
             dist = haversine_many(p.lat, p.lon, r.lat, r.lon)
-            dup, older = cmp & (dt == 0), cmp & (dt < 0)
-            jump = cmp & (dt > 0) & (dist / dt > s.gps_max_speed_mps) & (dist > 100)
-            accept = ~redelivered & ~dup & ~older & ~jump
+            dup, older = has & (dt == 0), has & (dt < 0)
+            jump = has & (dt > 0) & (dist / dt > s.gps_max_speed_mps) & (dist > 100)
+            accept = ~dup & ~older & ~jump
             derived = np.where(has, dist / np.maximum(dt, 1e-3), 0.0)
         speed = np.where(np.isnan(r.speed), derived, r.speed)
         status = np.where(
@@ -177,6 +176,7 @@ class Folder:
             )
         ]
         plan.accepted += [1] * len(al)
+        plan.acks += [r.ids[i] for i in al]
         plan.delta += zip(  # float("%.6f" % x) == round(x, 6), and cheaper
             range(base, base + len(al)),
             map(float, lat),
@@ -191,8 +191,6 @@ class Folder:
                      [day_names[d] for d in day[pt].tolist()])
         rows_of = rows.at[idx].tolist()
         for i in np.flatnonzero(dup | older | jump).tolist():
-            raw = p.raw[i]
-            plan.add(r.workers[i], expected[i], r.ids[i] + raw[raw.index(b"|") :], 0)
             if dup[i]:
                 reason = "duplicate fix"
             elif older[i]:
@@ -234,6 +232,7 @@ class Folder:
         raw: bytes | None,
     ) -> None:
         pend = _Pending(WorkerState.unpack(raw) if raw else None)
+        acks: list[bytes] = []
         for i in idx:
             gi = int(where[i])
             eid = rows.ids[i].decode() if isinstance(rows.ids[i], bytes) else rows.ids[i]
@@ -244,11 +243,13 @@ class Folder:
             reason = self._step(pend, eid, fix, self.codes[gi])
             if reason:
                 plan.failures.append((int(rows.at[i]), worker, Failure(eid.encode(), reason)))
+            else:
+                acks.append(eid.encode())
         if pend.state is None:
             return
         st = pend.state
         before = pend.before.entry_id.encode() if pend.before else b""
-        k = plan.add(worker, before, st.pack().encode(), pend.accepted)
+        k = plan.add(worker, before, st.pack().encode(), acks)
         plan.tracks += [(k, day, bytes(blob)) for day, blob in pend.points.items()]
         if pend.accepted:
             plan.delta.append(
@@ -258,16 +259,12 @@ class Folder:
     def _step(self, pend: _Pending, eid: str, fix: Fix, grid: str) -> str | None:
         """Fold one fix into the pending state; return a reject reason or None."""
         prev = pend.state or pend.before
-        if prev is not None and entry_key(eid) <= entry_key(prev.entry_id):
-            return None  # redelivered entry: already applied or already rejected, change nothing
         if prev is None:
             return self._accept(pend, eid, fix, grid, None)
         if fix.ts <= prev.ts:
-            pend.state = replace(prev, entry_id=eid)
             return "duplicate fix" if fix.ts == prev.ts else "out of order: older than last fix"
         dist = haversine_m(prev.lat, prev.lon, fix.lat, fix.lon)
         if dist / (fix.ts - prev.ts) > self.s.gps_max_speed_mps and dist > 100:
-            pend.state = replace(prev, entry_id=eid)
             return f"impossible jump: {dist:.0f} m in {fix.ts - prev.ts:.0f} s"
         return self._accept(pend, eid, fix, grid, prev)
 

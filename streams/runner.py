@@ -193,10 +193,7 @@ def run_all(settings: Settings) -> int:
     env["WEB_WORKERS"] = str(settings.web_workers)
     if settings.web_workers > 1 and not settings.secret_key:  # the same cookies on every worker
         env["SECRET_KEY"] = __import__("secrets").token_hex(32)
-    # GPS takes one consumer process: its handler tells a redelivery by the worker's last
-    # applied entry id, which concurrent consumers of one shard would break (tests/test_faults).
-    children = [_child(["consume", "all"] + (["--skip", "gps"] if i else []), env)
-                for i in range(max(1, settings.consumer_procs))]
+    children = [_child(["consume", "all"], env) for _ in range(max(1, settings.consumer_procs))]
     children.append(_child(["web"], env))
     if settings.simulate:
         _wait_http(f"http://{settings.host}:{settings.port}/api/v1/health", 30.0)

@@ -20,7 +20,7 @@ class Recorder:
     def streams(self):
         return [f"{self.keys.prefix}:{{demo}}:entries"]
 
-    def handle(self, entries):
+    def handle(self, entries, source):
         failures = []
         for eid, fields in entries:
             body = fields[b"body"].decode()
@@ -102,7 +102,7 @@ def test_entries_are_not_dead_lettered_when_redis_drops_mid_batch(svc):
     import redis
 
     class Flaky(Recorder):
-        def handle(self, entries):
+        def handle(self, entries, source):
             raise redis.ConnectionError("connection reset")
 
     h = Flaky(svc.keys)

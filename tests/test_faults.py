@@ -262,11 +262,6 @@ def test_a_poison_message_in_each_stream_is_dead_lettered_and_the_consumer_goes_
         stop(proc)
 
 
-@pytest.mark.xfail(reason="GPS idempotency takes 'entry id <= the worker's last applied id' for a "
-                   "redelivery; with several consumers on one shard a fix held by one consumer "
-                   "while another applies a newer fix of the same worker is then dropped: "
-                   "neither applied nor dead-lettered (fix: XACK inside APPLY_LUA, as calls do)",
-                   strict=False)
 def test_two_gps_consumers_on_one_shard_neither_lose_nor_double_count_a_fix(svc):
     from streams.consumer import Consumer
     from streams.gps import GpsHandler

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard import queries
-from streams.consumer import Consumer
+from streams.consumer import Consumer, Source
 from streams.fixes import fix_to_fields, parse_position
 from streams.gps import GpsHandler
 from streams.gps_state import IDLE, OUTSIDE, PATROLLING, WorkerState, unpack_track
@@ -122,22 +122,65 @@ def test_unknown_workers_and_malformed_entries_are_dead_lettered_with_reasons(
     assert counts[b"unknown worker"] == b"1" and counts[b"malformed"] == b"1"
 
 
-def test_a_redelivered_batch_changes_nothing_twice(svc, gps_consumer, clock):
+def test_a_batch_redelivered_after_a_crash_applies_nothing_twice(svc, gps_consumer, clock):
     lat, lon = _inside(svc, "W0001")
     t = clock.now() - 100
-    ids = [_add(svc, "W0001", t + i * 10, lat + i * 0.0001, lon) for i in range(3)]
-    ids.append(_add(svc, "W0001", t + 5, lat, lon))  # out of order: dead-lettered once
-    entries = svc.r.xrange(svc.keys.gps_stream(0))
-    handler = gps_consumer.handler
-    assert len(handler.handle(entries)) == 1
-    before_state = svc.r.hget(svc.keys.gps_last(0), "W0001")
-    day = svc.days.day(clock.now())
-    before_track = svc.r.get(svc.keys.gps_track(0, day, "W0001"))
-    before_count = svc.r.get(svc.keys.counter("gps.accepted"))
-    assert handler.handle(entries) == []  # redelivery: no failures, no writes
-    assert svc.r.hget(svc.keys.gps_last(0), "W0001") == before_state
-    assert svc.r.get(svc.keys.gps_track(0, day, "W0001")) == before_track
-    assert svc.r.get(svc.keys.counter("gps.accepted")) == before_count == b"3"
+    for i in range(3):
+        _add(svc, "W0001", t + i * 10, lat + i * 0.0001, lon)
+    _add(svc, "W0001", t + 5, lat, lon)  # out of order: dead-lettered once
+    gps_consumer.ensure_groups()
+    stream = svc.keys.gps_stream(0)
+    [(_, entries)] = svc.r.xreadgroup(gps_consumer.group, "crashed", {stream: ">"})
+    failures = gps_consumer.handler.handle(entries, Source(stream, gps_consumer.group, "crashed"))
+    assert [f.reason for f in failures] == ["out of order: older than last fix"]
+    # ... and the consumer dies before it dead-letters and acks: another one claims the rest
+    state = svc.r.hget(svc.keys.gps_last(0), "W0001")
+    track = svc.r.get(svc.keys.gps_track(0, svc.days.day(t), "W0001"))
+    claimer = Consumer(svc.r, svc.keys, gps_consumer.handler, name="claimer", claim_idle_ms=0,
+                       clock=clock)
+    assert claimer.claim_stale() == 1  # the accepted fixes were acknowledged as they were applied
+    assert svc.r.hget(svc.keys.gps_last(0), "W0001") == state
+    assert svc.r.get(svc.keys.gps_track(0, svc.days.day(t), "W0001")) == track
+    assert svc.r.get(svc.keys.counter("gps.accepted")) == b"3"
+    assert [d["reason"] for d in _deadletters(svc)] == ["out of order: older than last fix"]
+    assert svc.r.xpending(stream, gps_consumer.group)["pending"] == 0
+
+
+def test_a_fix_older_than_what_another_consumer_applied_is_refused_as_out_of_order(svc, clock):
+    mk = lambda name: Consumer(svc.r, svc.keys, GpsHandler(  # noqa: E731
+        svc.r, svc.keys, svc.settings, svc.district, svc.locator, clock), name=name, clock=clock)
+    a, b = mk("a"), mk("b")
+    a.ensure_groups()
+    lat, lon = _inside(svc, "W0001")
+    stream, t = svc.keys.gps_stream(0), clock.now() - 100
+    _add(svc, "W0001", t, lat, lon)
+    _add(svc, "W0001", t + 10, lat + 0.0001, lon)
+    [(_, held)] = svc.r.xreadgroup(a.group, "a", {stream: ">"}, count=1)  # a holds the older
+    assert b.drain() == 1  # b applies the newer one meanwhile
+    a.process(stream, held)
+    assert len(unpack_track(svc.r.get(svc.keys.gps_track(0, svc.days.day(t), "W0001")))) == 1
+    assert [d["reason"] for d in _deadletters(svc)] == ["out of order: older than last fix"]
+    assert _state(svc, "W0001").ts == t + 10
+    assert svc.r.xpending(stream, a.group)["pending"] == 0
+
+
+def test_a_fix_in_the_stream_of_another_shard_is_dead_lettered(svc, clock):
+    import dataclasses
+
+    from dashboard.services import build_services
+
+    sharded = build_services(dataclasses.replace(svc.settings, gps_shards=4), clock=clock,
+                             r=svc.r)
+    wid = "W0001"
+    wrong = (sharded.keys.gps_shard(wid) + 1) % 4
+    lat, lon = _inside(svc, wid)
+    fix = parse_position({"id": wid, "timestamp": clock.now() - 5, "lat": lat, "lon": lon})
+    svc.r.xadd(sharded.keys.gps_stream(wrong), fix_to_fields(fix))
+    handler = GpsHandler(svc.r, sharded.keys, sharded.settings, svc.district, svc.locator, clock)
+    assert Consumer(svc.r, sharded.keys, handler, name="c", clock=clock).drain() == 1
+    [letter] = _deadletters(sharded)
+    assert letter["reason"] == f"wrong shard: {wid} is in shard {sharded.keys.gps_shard(wid)}"
+    assert sharded.r.hget(sharded.keys.gps_last(wrong), wid) is None
 
 
 def test_entries_left_pending_by_a_dead_consumer_are_claimed_by_another(svc, clock):
