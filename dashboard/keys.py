@@ -92,7 +92,11 @@ class Keys:
 
     def gps_track(self, shard: int, day: str, worker: str) -> str:
         """Return the packed track of one worker-day (day as YYYYMMDD)."""
-        return f"{self._gps(shard)}:trk:{day}:{worker}"
+        return f"{self.gps_track_prefix(shard)}{day}:{worker}"
+
+    def gps_track_prefix(self, shard: int) -> str:
+        """Return the start of a shard's track keys (the GPS Lua script appends day:worker)."""
+        return f"{self._gps(shard)}:trk:"
 
     def gps_track_index(self, shard: int, day: str) -> str:
         """Return the set of workers that have a track on a day in a shard."""

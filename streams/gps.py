@@ -28,95 +28,95 @@ from streams.consumer import Entry, Failure, Source
 from streams.gps_batch import Rows, parse_rows
 from streams.gps_step import Folder, Plan
 
-CHUNK = 2000  # workers per Lua call (Lua's unpack() takes at most ~8000 values)
+CHUNK = 3000  # workers per Lua call (bounds how long one call blocks Redis: ~20 ms)
 
-# Apply a batch of worker updates where every entry is still pending in the group and each
-# worker's stored state is still the one read (optimistic concurrency between consumers), and
-# XACK the accepted entries in the same step: an entry is applied and acknowledged together,
-# so a redelivered entry (a crash, a claim) was never applied and is simply folded again.
-# Returns {conflicting workers, entries no longer pending (handled elsewhere: nothing written)}.
-# KEYS: last-state hash, days set, the stream, one index set per day of ARGV[4], one key per
-# track item.  ARGV[1..4]: workers, expected entry ids ('' = no state yet), packed states,
-# days: one a line.  ARGV[5]: per track item "worker-line day-line length"; ARGV[6]: their
-# points.  ARGV[7], ARGV[8]: group, consumer.  ARGV[9]: every entry id of these workers in
-# the batch; ARGV[10]: per worker line, its accepted entry ids; ids space-separated.
+# Apply a batch of worker updates where every entry is still pending with this consumer and
+# each worker's stored state is still the one read (optimistic concurrency between
+# consumers), and XACK the accepted entries in the same step: an entry is applied and
+# acknowledged together, so a redelivered entry (a crash, a claim) was never applied and is
+# simply folded again.  Returns {conflicting workers, entries no longer pending} (nothing is
+# written when an entry is gone: another consumer handled it).
+# KEYS: last-state hash, days set, the stream, one index set per day of the batch.
+# ARGV: group, consumer, the batch as JSON (C-decoded: passing thousands of separate
+# arguments costs more than the work), the track points, the track key prefix (track keys are
+# built here: same hash tag, so the same slot).  JSON: w workers, s their states, e expected
+# ids, n accepted count of each, a accepted ids, i ids to check, d days, per track item tw
+# worker, td day, tl bytes; first, last, limit: the XPENDING range and count.
 APPLY_LUA = """
-local function lines(s)
-  local out = {}
-  for x in string.gmatch(s, '([^\\n]*)\\n') do out[#out + 1] = x end
-  return out
+local stream, group, me = KEYS[3], ARGV[1], ARGV[2]
+local b, blob, tprefix = cjson.decode(ARGV[3]), ARGV[4], ARGV[5]
+local mine, held, m = {}, 0, #b.i
+for _, id in ipairs(b.i) do mine[id] = true end
+local p = redis.call('XPENDING', stream, group, b.first, b.last, b.limit, me)
+for _, e in ipairs(p) do
+  if mine[e[1]] then held, mine[e[1]] = held + 1, false end
 end
-local function words(s, out)
-  for x in string.gmatch(s, '%S+') do out[#out + 1] = x end
-  return out
-end
-local stream, group = KEYS[3], ARGV[7]
-local ids, held, gone = words(ARGV[9], {}), {}, {}
-for j = 1, #ids, 4000 do
-  local args = {'XCLAIM', stream, group, ARGV[8], 0}
-  for i = j, math.min(j + 3999, #ids) do args[#args + 1] = ids[i] end
-  args[#args + 1] = 'JUSTID'
-  for _, id in ipairs(redis.call(unpack(args))) do held[id] = true end
-end
-for _, id in ipairs(ids) do
-  if not held[id] then gone[#gone + 1] = id end
-end
-if #gone > 0 then return {{}, gone} end
-local ws, expected, states, days = lines(ARGV[1]), lines(ARGV[2]), lines(ARGV[3]), lines(ARGV[4])
-local acks = lines(ARGV[10])
-local ok, conflicts, pairs, done = {}, {}, {}, {}
-if #ws > 0 then
-  local cur = redis.call('HMGET', KEYS[1], unpack(ws))
-  for w = 1, #ws do
-    local id = ''
-    if cur[w] then id = string.match(cur[w], '^([^|]*)') end
-    if id == expected[w] then
-      ok[w] = true
-      pairs[#pairs + 1] = ws[w]
-      pairs[#pairs + 1] = states[w]
-      words(acks[w], done)
-    else
-      conflicts[#conflicts + 1] = ws[w]
+if held < m then
+  local gone = {}
+  for _, id in ipairs(b.i) do
+    if mine[id] and (#p < b.limit or
+        #redis.call('XPENDING', stream, group, id, id, 1, me) == 0) then
+      gone[#gone + 1] = id
     end
   end
+  if #gone > 0 then return {{}, gone} end
 end
-if #pairs > 0 then redis.call('HSET', KEYS[1], unpack(pairs)) end
-local d = #days
+local ws, n = b.w, #b.w
+local cur = {}
+for j = 1, n, 4000 do
+  local part = redis.call('HMGET', KEYS[1], unpack(ws, j, math.min(j + 3999, n)))
+  for i = 1, #part do cur[j + i - 1] = part[i] end
+end
+local conflicts, bad = {}, {}
+for k = 1, n do
+  local c, id = cur[k], ''
+  if c then id = string.sub(c, 1, (string.find(c, '|', 1, true) or 1) - 1) end
+  if id ~= b.e[k] then
+    bad[k] = true
+    conflicts[#conflicts + 1] = ws[k]
+  end
+end
+local function sliced(cmd, key, items)
+  for j = 1, #items, 4000 do
+    redis.call(cmd, key, unpack(items, j, math.min(j + 3999, #items)))
+  end
+end
+local pairs_, acks, at = {}, {}, 1
+for k = 1, n do
+  local c = b.n[k]
+  if not bad[k] then
+    pairs_[#pairs_ + 1] = ws[k]
+    pairs_[#pairs_ + 1] = b.s[k]
+    for j = at, at + c - 1 do acks[#acks + 1] = b.a[j] end
+  end
+  at = at + c
+end
+sliced('HSET', KEYS[1], pairs_)
 local members = {}
-for k = 1, d do members[k] = {} end
-local k, at = 0, 1
-for w, day, len in string.gmatch(ARGV[5], '(%d+) (%d+) (%d+)\\n') do
-  k, w, day, len = k + 1, tonumber(w), tonumber(day), tonumber(len)
-  if ok[w] then
-    redis.call('APPEND', KEYS[3 + d + k], string.sub(ARGV[6], at, at + len - 1))
-    table.insert(members[day], ws[w])
+for k = 1, #b.d do members[k] = {} end
+at = 1
+for j = 1, #b.tw do
+  local w, len = b.tw[j], b.tl[j]
+  if not bad[w] then
+    local day = b.td[j]
+    redis.call('APPEND', tprefix .. b.d[day] .. ':' .. ws[w], string.sub(blob, at, at + len - 1))
+    members[day][#members[day] + 1] = ws[w]
   end
   at = at + len
 end
 local used = {}
-for k = 1, d do
+for k = 1, #b.d do
   if #members[k] > 0 then
-    redis.call('SADD', KEYS[3 + k], unpack(members[k]))
-    used[#used + 1] = days[k]
+    sliced('SADD', KEYS[3 + k], members[k])
+    used[#used + 1] = b.d[k]
   end
 end
 if #used > 0 then redis.call('SADD', KEYS[2], unpack(used)) end
-for j = 1, #done, 4000 do
-  redis.call('XACK', stream, group, unpack(done, j, math.min(j + 3999, #done)))
+for j = 1, #acks, 4000 do
+  redis.call('XACK', stream, group, unpack(acks, j, math.min(j + 3999, #acks)))
 end
 return {conflicts, {}}
 """
-
-
-_TRACK_LINE = "%d %d %d\n"  # worker line, day line, bytes of one track item (APPLY_LUA)
-
-
-def _lines(items: list[bytes]) -> bytes:
-    """Return items one a line (for APPLY_LUA); refuse an item holding a line break."""
-    out = b"\n".join(items) + b"\n"
-    if out.count(b"\n") != len(items):
-        raise ValueError("a worker id, entry id or state holds a line break")
-    return out
 
 
 class GpsHandler:
@@ -208,11 +208,13 @@ class GpsHandler:
         pos_of = {w: k for k, w in enumerate(plan.workers)}
         retry: set[str] = set()
         gone: set[bytes] = set()
+        order = np.lexsort((rows.seq, rows.ms))
+        span = (rows.ids[order[0]], rows.ids[order[-1]], 2 * len(rows.ids) + 64)
         for start in range(0, len(workers), CHUNK):
             chunk = workers[start : start + CHUNK]
             conflicts, lost = self._write(
                 shard, plan, [pos_of[w] for w in chunk if w in pos_of],
-                [e for w in chunk for e in ids_of[w]], source)
+                [e for w in chunk for e in ids_of[w]], span, source)
             if lost:
                 gone |= lost
                 retry |= set(chunk)
@@ -230,9 +232,9 @@ class GpsHandler:
         return dict(zip(workers, self.r.hmget(self.keys.gps_last(shard), workers), strict=True))
 
     def _write(self, shard: int, plan: Plan, positions: list[int], ids: list[bytes],
-               source: Source) -> tuple[set[str], set[bytes]]:
+               span: tuple[bytes, bytes, int], source: Source) -> tuple[set[str], set[bytes]]:
         """Apply the plan's writes of these workers in one Lua call; return the conflicting
-        workers and the entries no longer pending."""
+        workers and the entries no longer pending (span: first and last id, XPENDING count)."""
         line = {k: n for n, k in enumerate(positions, 1)}
         tracks = [t for t in plan.tracks if t[0] in line]
         days = list(dict.fromkeys(day for _, day, _ in tracks))
@@ -240,21 +242,21 @@ class GpsHandler:
         stream = self.keys.gps_stream(shard)
         keys = [self.keys.gps_last(shard), self.keys.gps_days(shard), stream]
         keys += [self.keys.gps_track_index(shard, d) for d in days]
-        keys += [self.keys.gps_track(shard, day, plan.workers[k]) for k, day, _ in tracks]
-        argv = [
-            _lines([plan.workers[k].encode() for k in positions]) if positions else b"",
-            _lines([plan.expected[k] for k in positions]) if positions else b"",
-            _lines([plan.states[k] for k in positions]) if positions else b"",
-            _lines([d.encode() for d in days]) if days else b"",
-            "".join(
-                map(_TRACK_LINE.__mod__, [(line[k], day_line[d], len(b)) for k, d, b in tracks])
-            ),
-            b"".join(blob for _, _, blob in tracks),
-            source.group,
-            source.consumer,
-            b" ".join(ids),
-            _lines([plan.acks[k] for k in positions]) if positions else b"",
-        ]
+        batch = {
+            "w": [plan.workers[k] for k in positions],
+            "s": [plan.states[k].decode() for k in positions],
+            "e": [plan.expected[k].decode() for k in positions],
+            "n": [plan.accepted[k] for k in positions],
+            "a": [e.decode() for k in positions for e in plan.acks[k]],
+            "i": [e.decode() for e in ids],
+            "d": days,
+            "tw": [line[k] for k, _, _ in tracks],
+            "td": [day_line[d] for _, d, _ in tracks],
+            "tl": [len(b) for _, _, b in tracks],
+            "first": span[0].decode(), "last": span[1].decode(), "limit": span[2],
+        }
+        argv = [source.group, source.consumer, orjson.dumps(batch),
+                b"".join(b for _, _, b in tracks), self.keys.gps_track_prefix(shard)]
         conflicts, gone = self._apply(keys=keys, args=argv)
         return {c.decode() for c in conflicts}, set(gone)
 

@@ -43,7 +43,7 @@ class Plan:
     expected: list[bytes] = field(default_factory=list)  # entry id read (b'' no state)
     states: list[bytes] = field(default_factory=list)  # packed new state
     accepted: list[int] = field(default_factory=list)  # fixes accepted per worker
-    acks: list[bytes] = field(default_factory=list)  # their entry ids, space-separated
+    acks: list[list[bytes]] = field(default_factory=list)  # their entry ids
     tracks: list[tuple[int, str, bytes]] = field(default_factory=list)  # (position, day, points)
     delta: list[tuple[int, float, float, int, str, int]] = field(default_factory=list)
     failures: list[tuple[int, str, Failure]] = field(default_factory=list)  # (entry pos, worker, .)
@@ -54,7 +54,7 @@ class Plan:
         self.expected.append(expected)
         self.states.append(state)
         self.accepted.append(len(acks))
-        self.acks.append(b" ".join(acks))
+        self.acks.append(acks)
         return len(self.workers) - 1
 
 
@@ -176,7 +176,7 @@ class Folder:
             )
         ]
         plan.accepted += [1] * len(al)
-        plan.acks += [r.ids[i] for i in al]
+        plan.acks += [[r.ids[i]] for i in al]
         plan.delta += zip(  # float("%.6f" % x) == round(x, 6), and cheaper
             range(base, base + len(al)),
             map(float, lat),

@@ -12,6 +12,7 @@ def test_gps_keys_are_pinned():
     assert k.gps_stream(0) == "gw:{gps.0}:fixes"
     assert k.gps_last(0) == "gw:{gps.0}:last"
     assert k.gps_track(0, "20260529", "W0001") == "gw:{gps.0}:trk:20260529:W0001"
+    assert k.gps_track_prefix(0) == "gw:{gps.0}:trk:"
     assert k.gps_track_index(0, "20260529") == "gw:{gps.0}:trkidx:20260529"
     assert k.gps_days(0) == "gw:{gps.0}:days"
 
