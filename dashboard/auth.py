@@ -159,7 +159,7 @@ def create_session(svc, scope: Scope) -> str:  # noqa: ANN001
     key = svc.keys.session(digest(sid))
     doc = {"role": scope.role, "user": scope.user, "street": scope.street, "dept": scope.dept,
            "csrf": secrets.token_urlsafe(24), "created": int(time.time())}
-    pipe = svc.r.pipeline()
+    pipe = svc.r.pipeline(transaction=True)  # never a session without its expiry
     pipe.hset(key, mapping=doc)
     pipe.expire(key, ttl)
     pipe.execute()

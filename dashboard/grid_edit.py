@@ -185,7 +185,7 @@ def save(svc, changes: dict[str, object], expected: dict[str, int], by: str,  # 
     k = svc.keys
     edit = secrets.token_hex(6)
     now = svc.clock.now()
-    with svc.r.pipeline() as pipe:
+    with svc.r.pipeline(transaction=True) as pipe:  # a transaction on a cluster too
         try:
             pipe.watch(k.grid_current())
             stored = {c: json.loads(v) if v else None

@@ -150,9 +150,6 @@ def test_the_people_jobs_run_on_the_cluster(cluster_svc, clock):
     PeopleJobs(cluster_svc).run_once(clock.now())
 
 
-@pytest.mark.xfail(reason="grid_edit.save calls pipeline() and watch(): redis-py's cluster "
-                   "pipeline is not a transaction unless pipeline(transaction=True) (issue 6)",
-                   raises=Exception, strict=False)
 def test_a_grid_edit_transaction_runs_on_the_cluster(cluster_svc):
     from test_grid_edit import junction, moved, nudge
 
