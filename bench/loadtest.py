@@ -326,8 +326,8 @@ def main() -> None:
            "PYTHONUNBUFFERED": "1"}
     settings = load_settings(env)
     svc = build_services(settings)
-    procs = [_spawn(["consume", "all"] + (["--skip", "gps"] if i else []), env,
-                    tmp / f"consume{i}.log") for i in range(CONSUMERS)]  # as `make run-prod`
+    procs = [_spawn(["consume", "all"], env, tmp / f"consume{i}.log")
+             for i in range(CONSUMERS)]  # as `make run-prod`
     procs.append(_spawn(["web"], env, tmp / "web.log"))
     url = f"http://127.0.0.1:{port}"
     try:

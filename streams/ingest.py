@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, current_app, jsonify, request
 
+from dashboard.metrics import count_stored
 from dashboard.models import Fix
 from dashboard.services import Services
 from streams.fixes import (
@@ -30,10 +31,7 @@ def append_fixes(svc: Services, fixes: list[Fix]) -> None:
     pipe = svc.r.pipeline(transaction=False)
     for fix in fixes:
         pipe.xadd(svc.keys.gps_stream(svc.keys.gps_shard(fix.worker)), fix_to_fields(fix))
-    now = int(svc.clock.now())
-    rk = svc.keys.rate("gps.ingested", now)
-    pipe.incrby(rk, len(fixes))
-    pipe.expire(rk, 120)
+    count_stored(pipe, svc, "gps", len(fixes))  # the ingest metric, in the same round trip
     pipe.execute()
 
 
