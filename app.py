@@ -58,13 +58,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.register_blueprint(exports.bp)
     grid_edit.apply_overlay(svc)  # supervisors' grid boundary corrections over the files
     from dashboard import metrics
-    from dashboard.push import RedisQueue
+    from dashboard.push import FastJson, RedisQueue
 
     metrics.init_app(server)  # /metrics and ingest counting (issue 7)
     shared = settings.web_workers > 1  # several web processes: panel pushes via Redis
     queue = {"client_manager": RedisQueue(settings, svc.keys.push_queue())} if shared else {}
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[],
-                        message_queue=None, logger=False, engineio_logger=False, **queue)
+                        message_queue=None, logger=False, engineio_logger=False,
+                        json=FastJson, **queue)
     relay = Relay(svc, socketio, shared=shared)
     panels.register(relay)
     server.extensions["gridwall.relay"] = relay
@@ -91,6 +92,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     relay.on_topic("grids", lambda msg: grid_edit.on_notice(svc, relay.local, msg))
     if start_relay:
         relay.start()
+        from dashboard.api import basemap_json
+
+        socketio.start_background_task(basemap_json, svc)  # ready before the first wall asks
     return app, socketio
 
 

@@ -292,12 +292,22 @@
     });
   });
 
-  function start() {
-    loadConfig();
-    loadBasemap();
+  /* The first paint needs the live snapshot, the map extents and the outlines; names (for
+     tooltips) and trails come right after it, so they do not hold the server up before. */
+  var extrasLoaded = false;
+  function loadExtras() {
+    if (extrasLoaded) { return; }
+    extrasLoaded = true;
     loadRoster();
     loadTrails();
+  }
+  gw.on("gps", loadExtras);
+
+  function start() {
     connect();
+    loadConfig();
+    loadBasemap();
+    setTimeout(loadExtras, 5000);  /* no live push (drill-down pages) or a slow one */
     setInterval(tickClock, 1000);
     setInterval(refreshOffline, 5000);
   }

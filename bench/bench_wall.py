@@ -46,7 +46,7 @@ def main() -> None:
     port = free_port()
     city = make_city(tmp / "city", WORKERS)
     env = {**os.environ, "REDIS_URL": server.url, "DISTRICT": str(city), "PORT": str(port),
-           "DATA_DIR": str(tmp / "var")}
+           "DATA_DIR": str(tmp / "var"), "AUTH_REQUIRED": "0"}  # rendering, not the login
     svc = build_services(load_settings(env))
     pos = _seed_states(svc, time.time())
     web = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "web"], env=env,

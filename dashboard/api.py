@@ -80,14 +80,18 @@ def wall_config():
 @bp.get("/wall/basemap")
 def wall_basemap():
     """Return the grid, station and street outlines of the wall maps (cached per process)."""
+    return current_app.response_class(basemap_json(services()), mimetype="application/json",
+                                      headers={"Cache-Control": "max-age=300"})
+
+
+def basemap_json(svc: Services) -> str:
+    """Return the basemap GeoJSON text, built once per process (seconds for a whole city)."""
     from dashboard.figures import wall_basemap as build
 
-    svc = services()
     body = svc.extra.get("wall_basemap")
     if body is None:
         body = svc.extra["wall_basemap"] = json.dumps(build(svc.district), ensure_ascii=False)
-    return current_app.response_class(body, mimetype="application/json",
-                                      headers={"Cache-Control": "max-age=300"})
+    return body
 
 
 @bp.get("/wall/trails")

@@ -71,10 +71,24 @@ def district_bounds(district: District) -> list[list[float]]:
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
-def _bbox(district: District, streets: set[str]) -> list[list[float]]:
-    pts = [p for g in district.grids if g.street in streets for p in g.ring]
-    lons, lats = [p[0] for p in pts], [p[1] for p in pts]
-    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+def _street_boxes(district: District) -> dict[str, list[float]]:
+    """Return [min lat, min lon, max lat, max lon] of each street's grids, in one pass."""
+    boxes: dict[str, list[float]] = {}
+    for g in district.grids:
+        lons, lats = [p[0] for p in g.ring], [p[1] for p in g.ring]
+        b = boxes.get(g.street)
+        if b is None:
+            boxes[g.street] = [min(lats), min(lons), max(lats), max(lons)]
+        else:
+            b[0], b[1] = min(b[0], *lats), min(b[1], *lons)
+            b[2], b[3] = max(b[2], *lats), max(b[3], *lons)
+    return boxes
+
+
+def _bbox(boxes: list[list[float]]) -> list[list[float]]:
+    """Return the [[south, west], [north, east]] bounds around some street boxes."""
+    return [[min(b[0] for b in boxes), min(b[1] for b in boxes)],
+            [max(b[2] for b in boxes), max(b[3] for b in boxes)]]
 
 
 def _area(b: list[list[float]]) -> float:
@@ -87,9 +101,24 @@ def wall_map_groups(district: District, max_maps: int = 4) -> list[dict]:
     A district whose gridded streets are scattered (as the two pilot streets, 12 km apart)
     would waste most of a single map on empty land, so each street gets its own map.
     """
-    streets = [s for s in district.streets if any(g.street == s.code for g in district.grids)]
-    whole = _bbox(district, {s.code for s in streets})
-    parts = [(s, _bbox(district, {s.code})) for s in streets]
+    hit = _GROUPS.get((id(district), max_maps))
+    if hit is not None and hit[0] is district:  # the layout and the config ask on every load
+        return hit[1]
+    groups = _map_groups(district, max_maps)
+    if len(_GROUPS) > 8:  # districts replaced by grid edits
+        _GROUPS.clear()
+    _GROUPS[(id(district), max_maps)] = (district, groups)
+    return groups
+
+
+_GROUPS: dict[tuple[int, int], tuple[District, list[dict]]] = {}
+
+
+def _map_groups(district: District, max_maps: int) -> list[dict]:
+    boxes = _street_boxes(district)
+    streets = [s for s in district.streets if s.code in boxes]
+    whole = _bbox([boxes[s.code] for s in streets])
+    parts = [(s, _bbox([boxes[s.code]])) for s in streets]
     if 1 < len(parts) <= max_maps and _area(whole) > 3 * sum(_area(b) for _, b in parts):
         return [
             {

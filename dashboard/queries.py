@@ -6,7 +6,14 @@ import redis
 
 from dashboard.keys import logical_streams
 from dashboard.services import Services
-from streams.gps_state import OFFLINE, STATUS_NAMES, WorkerState, unpack_track
+from streams.gps_state import (
+    OFFLINE,
+    PATROLLING,
+    STATUS_NAMES,
+    WorkerState,
+    status_and_ts,
+    unpack_track,
+)
 
 
 def worker_states(svc: Services) -> dict[str, WorkerState]:
@@ -192,19 +199,26 @@ def health_lag(svc: Services, name: str) -> dict:
 
 
 def patrol_trails(svc: Services, max_points: int = 60) -> dict[str, list[list[float]]]:
-    """Return today's tracks, thinned, of workers patrolling now: id -> [[lat, lon], ...]."""
+    """Return today's tracks, thinned, of workers patrolling now: id -> [[lat, lon], ...]
+    (workers without a point today are left out)."""
     now = svc.clock.now()
     day = svc.days.day(now)
-    states = worker_states(svc)
-    live = [w for w, s in states.items() if status_code(s, now, svc.settings.offline_after_s) == 1]
-    pipe = svc.r.pipeline(transaction=False)
-    for w in live:
-        pipe.get(svc.keys.gps_track(svc.keys.gps_shard(w), day, w))
+    cutoff = now - svc.settings.offline_after_s
     out: dict[str, list[list[float]]] = {}
-    for w, raw in zip(live, pipe.execute()):
-        pts = unpack_track(raw or b"")
-        step = max(1, len(pts) // max_points)
-        out[w] = [[la, lo] for _, la, lo in pts[::step]][-max_points:]
+    for shard in range(max(1, svc.keys.gps_shards)):
+        live = []
+        for w, v in svc.r.hgetall(svc.keys.gps_last(shard)).items():
+            status, ts = status_and_ts(v)
+            if status == PATROLLING and ts >= cutoff:
+                live.append(w.decode())
+        for start in range(0, len(live), 5000):  # one MGET a slice: a shard shares one slot
+            names = live[start : start + 5000]
+            raws = svc.r.mget([svc.keys.gps_track(shard, day, w) for w in names])
+            for w, raw in zip(names, raws, strict=True):
+                if raw:
+                    pts = unpack_track(raw)
+                    step = max(1, len(pts) // max_points)
+                    out[w] = [[la, lo] for _, la, lo in pts[::step]][-max_points:]
     return out
 
 

@@ -54,6 +54,12 @@ class WorkerState:
         )
 
 
+def status_and_ts(raw: bytes) -> tuple[int, float]:
+    """Return the status and time of a packed state without unpacking all of it."""
+    parts = raw.split(b"|", 6)
+    return int(parts[5]), float(parts[1])
+
+
 def entry_key(entry_id: str) -> tuple[int, int]:
     """Return a stream entry id as a comparable (ms, seq) pair."""
     ms, _, seq = entry_id.partition("-")

@@ -219,3 +219,20 @@ def test_the_track_is_thinned_by_distance_and_time(svc, gps_consumer, clock):
     gps_consumer.drain()
     day = svc.days.day(clock.now())
     assert len(unpack_track(svc.r.get(svc.keys.gps_track(0, day, "W0001")))) == 3
+
+
+def test_the_wall_trails_are_todays_tracks_of_the_workers_patrolling_now(svc, gps_consumer,
+                                                                         clock):
+    lat, lon = _inside(svc, "W0001")
+    t = clock.now() - 200
+    for i in range(5):  # W0001 walks 22 m every 20 s inside the own grid: patrolling
+        _add(svc, "W0001", t + i * 20, lat + i * 0.0002, lon)
+    _add(svc, "W0002", t, *_inside(svc, "W0002"))  # one fix, standing: idle
+    gps_consumer.drain()
+    trails = queries.patrol_trails(svc, max_points=3)
+    assert list(trails) == ["W0001"]
+    assert _state(svc, "W0001").status == PATROLLING
+    assert trails["W0001"][-1] == [pytest.approx(lat + 4 * 0.0002), pytest.approx(lon)]
+    assert len(trails["W0001"]) <= 3
+    clock.advance(svc.settings.offline_after_s + 10)
+    assert queries.patrol_trails(svc) == {}  # silent too long: offline, no trail
