@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.extensions["gridwall"] = svc
     server.config["SECRET_KEY"] = settings.secret_key or __import__("secrets").token_hex(32)
     server.register_blueprint(ingest.bp)
+    server.wsgi_app = ingest.OsmandFastPath(server.wsgi_app, svc)  # phones' one-fix requests
     server.register_blueprint(api.bp)
     from dashboard import case_api
     from dashboard.catalog import catalog_for
@@ -60,13 +61,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from dashboard import metrics
     from dashboard.push import FastJson, RedisQueue
 
-    metrics.init_app(server)  # /metrics and ingest counting (issue 7)
     shared = settings.web_workers > 1  # several web processes: panel pushes via Redis
     queue = {"client_manager": RedisQueue(settings, svc.keys.push_queue())} if shared else {}
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[],
                         message_queue=None, logger=False, engineio_logger=False,
                         json=FastJson, **queue)
     relay = Relay(svc, socketio, shared=shared)
+    metrics.init_app(server, svc, relay.stop if start_relay else None)  # /metrics (issue 7)
     panels.register(relay)
     server.extensions["gridwall.relay"] = relay
 

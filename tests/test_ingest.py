@@ -91,6 +91,21 @@ def test_malformed_osmand_requests_get_400_with_the_reason_and_store_nothing(
     assert _entries(app_only.svc) == []
 
 
+def test_an_oversized_osmand_form_gets_413_and_stores_nothing(app_only):
+    form = {"id": "W0001", "lat": "39.13", "lon": "117.26", "timestamp": "1", "pad": "x" * 70000}
+    r = requests.post(app_only.url + "/osmand", data=form)
+    assert r.status_code == 413 and r.json() == {"error": "form too large"}
+    assert _entries(app_only.svc) == []
+
+
+def test_a_repeated_osmand_parameter_counts_with_its_first_value(app_only):
+    now = int(app_only.svc.clock.now())
+    r = requests.get(app_only.url + f"/osmand?id=W0001&lat=39.13&lat=north&lon=117.26"
+                                    f"&timestamp={now}")
+    assert r.status_code == 200
+    assert len(_entries(app_only.svc)) == 1
+
+
 def test_invalid_json_gets_400(app_only):
     r = requests.post(
         app_only.url + "/osmand", data="{nope", headers={"Content-Type": "application/json"}
