@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="gw-shot-"))
     redis = EmbeddedRedis(tmp / "redis")
     settings = load_settings({}, redis_url=redis.start(), data_dir=str(tmp / "var"),
-                             push_interval_s=0.5)
+                             push_interval_s=0.5, auth_required=False)  # the wall, not login
     end = datetime(2026, 5, 29, 15, 40, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
     clock = FakeClock(end - args.hours * 3600)
     svc = build_services(settings, clock=clock)
