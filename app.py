@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server = app.server
     server.extensions["gridwall"] = svc
     server.config["SECRET_KEY"] = settings.secret_key or __import__("secrets").token_hex(32)
+    # Dash names every asset URL by its file's mtime (?m=...): a browser may keep it a day
+    # instead of asking again on every page load.
+    server.config["SEND_FILE_MAX_AGE_DEFAULT"] = 86400
     server.register_blueprint(ingest.bp)
     server.wsgi_app = ingest.OsmandFastPath(server.wsgi_app, svc)  # phones' one-fix requests
     server.register_blueprint(api.bp)

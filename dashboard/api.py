@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -90,7 +91,11 @@ def basemap_json(svc: Services) -> str:
 
     body = svc.extra.get("wall_basemap")
     if body is None:
-        body = svc.extra["wall_basemap"] = json.dumps(build(svc.district), ensure_ascii=False)
+        with svc.extra.setdefault("wall_basemap.lock", threading.Lock()):  # one build at a time
+            body = svc.extra.get("wall_basemap")
+            if body is None:
+                body = json.dumps(build(svc.district), ensure_ascii=False)
+                svc.extra["wall_basemap"] = body
     return body
 
 

@@ -151,6 +151,15 @@ def test_street_boundaries_are_the_unions_of_their_grids():
     assert fc["features"][0]["properties"] == {"code": "a", "name": "甲街道", "name_en": "A Street"}
 
 
+def test_a_street_of_overlapping_grids_still_gets_their_whole_union_as_outline():
+    overlapping = (Grid("A-1-1", "A 1", "a", "A-1", 300, square(117.0, 39.0)),
+                   Grid("A-1-2", "A 2", "a", "A-1", 400, square(117.3, 39.0)),  # 0.2° overlap
+                   GRIDS[2])
+    fc = boundaries_geojson(tiny_district(overlapping), "street")
+    outline = shapely.geometry.shape(fc["features"][0]["geometry"])
+    assert outline.is_valid and outline.equals(shapely.box(117.0, 39.0, 117.8, 39.5))
+
+
 def test_station_boundaries_carry_code_name_and_street():
     fc = boundaries_geojson(tiny_district(), "station")
     assert [f["properties"] for f in fc["features"]] == [
