@@ -62,13 +62,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.register_blueprint(exports.bp)
     grid_edit.apply_overlay(svc)  # supervisors' grid boundary corrections over the files
     from dashboard import metrics
-    from dashboard.push import FastJson, RedisQueue
+    from dashboard.push import FastJson, FastPacket, RedisQueue
 
     shared = settings.web_workers > 1  # several web processes: panel pushes via Redis
     queue = {"client_manager": RedisQueue(settings, svc.keys.push_queue())} if shared else {}
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[],
                         message_queue=None, logger=False, engineio_logger=False,
-                        json=FastJson, **queue)
+                        json=FastJson, serializer=FastPacket, **queue)
     relay = Relay(svc, socketio, shared=shared)
     metrics.init_app(server, svc, relay.stop if start_relay else None)  # /metrics (issue 7)
     panels.register(relay)

@@ -88,6 +88,13 @@ class District:
         idx["worker"] = {w.id: w for w in self.workers}
         idx["dept"] = {d.code: d for d in self.departments}
         idx["worker_of_grid"] = {w.grid: w for w in self.workers}
+        grids = idx["grid"]
+        idx["street_of_worker"] = tuple(  # (worker id, street code), for the wall's panels
+            (w.id, grids[w.grid].street if w.grid in grids else "") for w in self.workers)
+
+    def workers_by_street(self) -> tuple[tuple[str, str], ...]:
+        """Return (worker id, street code) of every worker ('' for a worker without a grid)."""
+        return self._index["street_of_worker"]
 
     def street(self, code: str) -> Street | None:
         """Return the street with this code."""

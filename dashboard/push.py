@@ -295,6 +295,30 @@ class FastJson:
         return orjson.loads(text)
 
 
+class FastPacket(pysocketio.packet.Packet):
+    """socket.io packets encoded with orjson, and a binary check that scans a long list of
+    numbers once instead of recursing into every element (a 20,000-worker snapshot holds
+    120,000 of them; the library's check took longer than encoding it)."""
+
+    json = FastJson
+
+    @classmethod
+    def data_is_binary(cls, data: object) -> bool:
+        """Tell whether data holds bytes anywhere."""
+        if isinstance(data, (bytes, bytearray)):
+            return True
+        if isinstance(data, dict):
+            data = list(data.values())
+        elif not isinstance(data, (list, tuple)):
+            return False
+        if not {type(x) for x in data} & _NESTED:
+            return False
+        return any(cls.data_is_binary(x) for x in data if type(x) in _NESTED)
+
+
+_NESTED = {bytes, bytearray, list, tuple, dict}
+
+
 class RedisQueue(pysocketio.PubSubManager):
     """socket.io's message queue over Gridwall's own Redis client (one server or a cluster).
 

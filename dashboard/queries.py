@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import redis
 
 from dashboard.keys import logical_streams
 from dashboard.services import Services
 from streams.gps_state import (
     OFFLINE,
+    OUTSIDE,
     PATROLLING,
     STATUS_NAMES,
     WorkerState,
@@ -173,13 +176,14 @@ def gps_kpis(svc: Services, states: dict[str, WorkerState] | None = None) -> dic
     """Return the KPI strip of the GPS wall."""
     states = worker_states(svc) if states is None else states
     now = svc.clock.now()
-    codes = [status_code(s, now, svc.settings.offline_after_s) for s in states.values()]
+    after = svc.settings.offline_after_s
+    codes = Counter(status_code(s, now, after) for s in states.values())
     lag = health_lag(svc, "gps")
     return {
-        "online": sum(1 for c in codes if c != OFFLINE),
+        "online": len(states) - codes[OFFLINE],
         "total": len(svc.district.workers),
-        "patrolling": sum(1 for c in codes if c == 1),
-        "outside": sum(1 for c in codes if c == 3),
+        "patrolling": codes[PATROLLING],
+        "outside": codes[OUTSIDE],
         "fixes_per_s": rate(svc, "gps.accepted"),
         "lag_s": lag["lag_s"],
         "deadletters": lag["deadletters"],
@@ -241,14 +245,17 @@ def street_status(svc: Services, limit: int = 8, states: dict | None = None) -> 
         }
         for s in svc.district.streets
     }
-    for w in svc.district.workers:
-        street = svc.district.grid(w.grid).street
-        row = rows[street]
-        row["total"] += 1
-        code = status_code(states.get(w.id), now, svc.settings.offline_after_s)
-        row["online"] += code != OFFLINE
-        row["patrolling"] += code == 1
-        row["outside"] += code == 3
+    after = svc.settings.offline_after_s
+    counts = Counter((street, status_code(states.get(wid), now, after))
+                     for wid, street in svc.district.workers_by_street())
+    for (street, code), n in counts.items():
+        row = rows.get(street)
+        if row is None:
+            continue
+        row["total"] += n
+        row["online"] += n if code != OFFLINE else 0
+        row["patrolling"] += n if code == PATROLLING else 0
+        row["outside"] += n if code == OUTSIDE else 0
     out = [r for r in rows.values() if r["total"]]
     if len(out) > limit:
         out = sorted(out, key=lambda r: r["online"] / r["total"])[:limit]

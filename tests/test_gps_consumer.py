@@ -236,3 +236,22 @@ def test_the_wall_trails_are_todays_tracks_of_the_workers_patrolling_now(svc, gp
     assert len(trails["W0001"]) <= 3
     clock.advance(svc.settings.offline_after_s + 10)
     assert queries.patrol_trails(svc) == {}  # silent too long: offline, no trail
+
+
+def test_the_street_panel_and_kpis_count_workers_by_live_status(svc, gps_consumer, clock):
+    lat, lon = _inside(svc, "W0001")
+    t = clock.now() - 60
+    for i in range(3):  # W0001 walks: patrolling
+        _add(svc, "W0001", t + i * 20, lat + i * 0.0002, lon)
+    w2 = svc.district.workers[1].id
+    _add(svc, w2, t, *_inside(svc, "W0001"))  # in W0001's grid, not its own: outside
+    gps_consumer.drain()
+    street = svc.district.grid(svc.district.worker("W0001").grid).street
+    row = next(r for r in queries.street_status(svc, limit=100) if r["code"] == street)
+    mine = [w for w, s in svc.district.workers_by_street() if s == street]
+    assert row["total"] == len(mine)
+    assert (row["online"], row["patrolling"], row["outside"]) == (
+        1 + (w2 in mine), 1, int(w2 in mine))
+    kpis = queries.gps_kpis(svc)
+    assert (kpis["online"], kpis["patrolling"], kpis["outside"]) == (2, 1, 1)
+    assert kpis["total"] == len(svc.district.workers)
