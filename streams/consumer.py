@@ -50,7 +50,11 @@ class Handler(Protocol):
         """Return the physical stream keys to read."""
 
     def handle(self, entries: list[Entry], source: Source) -> list[Failure]:
-        """Process a batch idempotently; return the entries to dead-letter."""
+        """Process a batch idempotently; return the entries to dead-letter.
+
+        A handler whose `acks_applied` is true acknowledges every entry it applies itself
+        (atomically with applying it); the loop then acknowledges only the failures.
+        """
 
 
 @dataclass
@@ -191,7 +195,12 @@ class Consumer:
         pipe = self.r.pipeline(transaction=False)
         for f in failures:
             self._deadletter(pipe, stream, f, by_id.get(f.entry_id, {}))
-        pipe.xack(stream, self.group, *[e[0] for e in entries])
+        if getattr(self.handler, "acks_applied", False):  # it acknowledged what it applied
+            acks = [f.entry_id for f in failures]
+        else:
+            acks = [e[0] for e in entries]
+        if acks:
+            pipe.xack(stream, self.group, *acks)
         pipe.execute()
         self.stats.handled += len(entries)
         self.stats.deadlettered += len(failures)

@@ -123,6 +123,7 @@ class GpsHandler:
     """Consumer-side handler of the gps stream."""
 
     name = "gps"
+    acks_applied = True  # APPLY_LUA acknowledges what it applies
 
     def __init__(
         self,
