@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 import redis
 
 from dashboard.keys import Keys
-from streams.gps_state import entry_key, unpack_track
+from streams.consumer import entry_key
+from streams.gps_state import unpack_track
 
 log = logging.getLogger("gridwall.archive")
 

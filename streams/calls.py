@@ -35,7 +35,7 @@ from dashboard.exchange import (
 )
 from dashboard.keys import Keys
 from streams.call_records import MAX_LATENCY_MS, call_from_fields
-from streams.consumer import Entry, Failure, Source
+from streams.consumer import Entry, Failure, Source, entry_key
 from streams.fixes import InvalidInput
 
 TRIM_EVERY_S = 60  # seconds between trims of the raw stream
@@ -293,18 +293,11 @@ class CallsHandler:
         if info is None:
             return
         last = info["last-delivered-id"]
-        ms, seq = entry_key(last.decode() if isinstance(last, bytes) else last)
+        ms, seq = entry_key(last)
         keep = [(max(0, int((now - self.s.calls_stream_retention_s) * 1000)), 0), (ms, seq + 1)]
         if int(info["pending"]):
             oldest = self.r.xpending(stream, self.group)["min"]
             if oldest is not None:
-                keep.append(entry_key(oldest.decode() if isinstance(oldest, bytes) else oldest))
+                keep.append(entry_key(oldest))
         low = min(keep)
         self.r.xtrim(stream, minid=f"{low[0]}-{low[1]}", approximate=False)
-
-
-def entry_key(entry_id: bytes | str) -> tuple[int, int]:
-    """Return a stream entry id as a comparable (ms, seq) pair."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)

@@ -24,6 +24,13 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
+def entry_key(entry_id: bytes | str) -> tuple[int, int]:
+    """Return a stream entry id as a comparable (ms, seq) pair."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
 @dataclass(frozen=True)
 class Failure:
     """An entry that cannot be processed, with the reason it goes to the dead-letter stream."""

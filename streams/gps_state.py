@@ -60,12 +60,6 @@ def status_and_ts(raw: bytes) -> tuple[int, float]:
     return int(parts[5]), float(parts[1])
 
 
-def entry_key(entry_id: str) -> tuple[int, int]:
-    """Return a stream entry id as a comparable (ms, seq) pair."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
 def pack_point(ts: float, lat: float, lon: float) -> bytes:
     """Return one 12-byte track record."""
     return TRACK_RECORD.pack(int(ts), round(lat * 1e6), round(lon * 1e6))
