@@ -260,8 +260,12 @@
       reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 }));
     /* socket.io gives up when the server refuses or closes the connection itself (Redis was
        down when we asked): the wall keeps asking, so it comes back without anyone at it. */
-    function askAgain() { setTimeout(function () { if (!socket.connected) { socket.connect(); } }, 2000); }
-    socket.on("connect", function () { setConn(true); });
+    var askDelay = 2000;
+    function askAgain() {
+      setTimeout(function () { if (!socket.connected) { socket.connect(); } }, askDelay);
+      askDelay = Math.min(askDelay * 2, 30000);
+    }
+    socket.on("connect", function () { askDelay = 2000; setConn(true); });
     socket.on("disconnect", function (reason) {
       setConn(false);
       if (reason === "io server disconnect") { askAgain(); }

@@ -100,11 +100,13 @@ class OsmandFastPath:
     def __call__(self, environ: dict, start_response):  # noqa: ANN204 - WSGI
         """Serve /osmand query and form requests; hand everything else to the app."""
         ctype = environ.get("CONTENT_TYPE", "")
+        method = environ.get("REQUEST_METHOD")
         if (environ.get("PATH_INFO") != "/osmand" or "json" in ctype
-                or environ.get("REQUEST_METHOD") not in ("GET", "POST")):
+                or method not in ("GET", "POST")
+                or (method == "POST" and not environ.get("CONTENT_LENGTH"))):  # chunked: Flask
             return self.app(environ, start_response)
         params = _first_values(_wsgi_text(environ.get("QUERY_STRING", "")))
-        if environ["REQUEST_METHOD"] == "POST" and ctype.startswith(FORM):
+        if method == "POST" and ctype.startswith(FORM):
             length = int(environ.get("CONTENT_LENGTH") or 0)
             if length > MAX_FORM_BYTES:
                 status, body = 413, orjson.dumps({"error": "form too large"})

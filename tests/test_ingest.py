@@ -98,6 +98,15 @@ def test_an_oversized_osmand_form_gets_413_and_stores_nothing(app_only):
     assert _entries(app_only.svc) == []
 
 
+def test_a_chunked_osmand_form_is_accepted_too(app_only):
+    now = int(app_only.svc.clock.now())
+    body = f"id=W0001&lat=39.13&lon=117.26&timestamp={now}".encode()
+    r = requests.post(app_only.url + "/osmand", data=iter([body]),  # no Content-Length
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200
+    assert len(_entries(app_only.svc)) == 1
+
+
 def test_a_repeated_osmand_parameter_counts_with_its_first_value(app_only):
     now = int(app_only.svc.clock.now())
     r = requests.get(app_only.url + f"/osmand?id=W0001&lat=39.13&lat=north&lon=117.26"
