@@ -121,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     con.add_argument("streams", nargs="*", default=["all"], help="gps, ... or all")
     con.add_argument("--name", help="consumer name (default host-pid)")
     con.add_argument("--skip", nargs="*", default=[], help="streams not to consume (with all)")
+    sub.add_parser("jobs", help="run the periodic jobs: assessment, points, service rules, "
+                   "archive, trim (needs REDIS_URL)")
     key = sub.add_parser("apikey", help="issue, list or revoke API keys (Open311, departments)")
     key.add_argument("action", choices=["create", "list", "revoke"])
     key.add_argument("name", nargs="?", default="", help="who the key is for")
@@ -170,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         return runner.run_web(settings)
     if args.cmd == "consume":
         return runner.run_consumers(settings, args.streams, args.name, args.skip)
+    if args.cmd == "jobs":
+        return runner.run_jobs(settings)
     if args.cmd == "apikey":
         return _apikey(settings, args)
     if args.cmd == "simulate":

@@ -29,6 +29,7 @@ from streams.fixes import fix_to_fields
 from streams.gps import GpsHandler
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "20000"))
+CONSUMERS = int(os.environ.get("BENCH_GPS_CONSUMERS", "2"))  # consumer processes of the lag run
 PARTS = os.environ.get("BENCH_GPS_PARTS", "")  # e.g. "consumer": run only these (default all)
 
 
@@ -88,15 +89,29 @@ def bench_consumer(svc) -> float:
     return n / elapsed
 
 
+def _wait_for_consumers(svc, names: list[str], timeout_s: float = 120.0) -> None:
+    """Wait until every named consumer has sent a heartbeat (it loaded the district)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        beats = svc.r.hgetall(svc.keys.consumers_heartbeat())
+        if all(n.encode() in beats for n in names):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"consumers {names} did not start within {timeout_s:.0f} s")
+
+
 def bench_push_lag(svc, env: dict[str, str], seconds: int = 20) -> tuple[float, float, float]:
     """Return delta lag p50/p95 (ms) and fixes/s with every worker reporting once a second."""
     svc.r.flushall()
-    consumer = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "consume", "gps"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    consumers = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "consume", "gps", "--name", f"lag{k}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for k in range(CONSUMERS)
+    ]
     lags: list[float] = []
     stop = threading.Event()
 
@@ -110,33 +125,37 @@ def bench_push_lag(svc, env: dict[str, str], seconds: int = 20) -> tuple[float, 
 
     t = threading.Thread(target=listen, daemon=True)
     t.start()
-    time.sleep(2.0)  # consumer start-up
-    centres = [(w.id, *grid_center(svc.district, w.id)) for w in svc.district.workers]
+    _wait_for_consumers(svc, [f"gps/lag{k}" for k in range(CONSUMERS)])
+    workers = [w.id for w in svc.district.workers]
+    streams = [svc.keys.gps_stream(svc.keys.gps_shard(w)) for w in workers]
+    centre = np.array([grid_center(svc.district, w) for w in workers])
     rng = np.random.default_rng(2)
     sent = 0
     begin = time.time()
     chunk = 1000
     for sec in range(seconds):
         wave = begin + sec
-        for i in range(0, len(centres), chunk):
-            target = wave + i / len(centres)
+        for i in range(0, len(workers), chunk):
+            target = wave + i / len(workers)
             delay = target - time.time()
             if delay > 0:
                 time.sleep(delay)
+            part = slice(i, i + chunk)
+            at = centre[part] + rng.normal(0, 0.0002, centre[part].shape)
             pipe = svc.r.pipeline(transaction=False)
             now = time.time()
-            for w, lat, lon in centres[i : i + chunk]:
-                jl, jo = rng.normal(0, 0.0002, 2)
-                pipe.xadd(
-                    svc.keys.gps_stream(svc.keys.gps_shard(w)), _fields(w, now, lat + jl, lon + jo)
-                )
+            for w, stream, (lat, lon) in zip(workers[part], streams[part], at.tolist(),
+                                             strict=True):
+                pipe.xadd(stream, _fields(w, now, lat, lon))
             pipe.execute()
-            sent += len(centres[i : i + chunk])
+            sent += len(workers[part])
     rate = sent / (time.time() - begin)
     time.sleep(2.0)
     stop.set()
-    consumer.terminate()
-    consumer.wait(10)
+    for consumer in consumers:
+        consumer.terminate()
+    for consumer in consumers:
+        consumer.wait(10)
     steady = lags[len(lags) // 10 :]  # skip the warm-up tenth
     return float(np.percentile(steady, 50)), float(np.percentile(steady, 95)), rate
 

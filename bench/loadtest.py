@@ -328,6 +328,7 @@ def main() -> None:
     svc = build_services(settings)
     procs = [_spawn(["consume", "all"], env, tmp / f"consume{i}.log")
              for i in range(CONSUMERS)]  # as `make run-prod`
+    procs.append(_spawn(["jobs"], env, tmp / "jobs.log"))
     procs.append(_spawn(["web"], env, tmp / "web.log"))
     url = f"http://127.0.0.1:{port}"
     try:

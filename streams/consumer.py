@@ -60,7 +60,8 @@ class Handler(Protocol):
         """Process a batch idempotently; return the entries to dead-letter.
 
         A handler whose `acks_applied` is true acknowledges every entry it applies itself
-        (atomically with applying it); the loop then acknowledges only the failures.
+        (atomically with applying it); the loop then acknowledges only the failures.  A handler
+        may also offer `readable(fields) -> fields`: what a dead letter shows and replays.
         """
 
 
@@ -246,8 +247,10 @@ class Consumer:
     def _deadletter(
         self, pipe: redis.client.Pipeline, stream: str, f: Failure, fields: dict[bytes, bytes]
     ) -> None:
+        readable = getattr(self.handler, "readable", None)  # e.g. a packed GPS fix, unpacked
+        shown = readable(fields) if readable else fields
         raw = {
-            k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in fields.items()
+            k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in shown.items()
         }
         name = self.handler.name
         pipe.xadd(

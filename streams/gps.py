@@ -14,6 +14,7 @@ state, and a fix older than the state it meets is refused as out of order, with 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 import numpy as np
 import orjson
@@ -25,6 +26,7 @@ from dashboard.geo import Locator
 from dashboard.keys import Keys
 from dashboard.models import District
 from streams.consumer import Entry, Failure, Source
+from streams.fixes import InvalidInput, unpack_fields
 from streams.gps_batch import Rows, parse_rows
 from streams.gps_step import Folder, Plan
 
@@ -148,6 +150,14 @@ class GpsHandler:
     def streams(self) -> list[str]:
         """Return the shard streams."""
         return self.keys.gps_streams()
+
+    @staticmethod
+    def readable(fields: dict[bytes, bytes]) -> Mapping[bytes, bytes]:
+        """Return a packed fix's named fields (what a dead letter shows and replays)."""
+        try:
+            return unpack_fields(fields)
+        except InvalidInput:
+            return fields
 
     def handle(self, entries: list[Entry], source: Source) -> list[Failure]:
         """Process a batch of one shard's fixes; retry workers another consumer moved."""

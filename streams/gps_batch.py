@@ -15,10 +15,9 @@ import numpy as np
 
 from dashboard.models import District
 from streams.consumer import Entry, Failure
-from streams.fixes import InvalidInput, fix_from_fields
+from streams.fixes import PACKED, PACKED_NAMES, InvalidInput, fix_from_fields
 from streams.gps_state import WorkerState
 
-_OPTIONAL = (b"s", b"b", b"a", b"c", b"bt")  # speed, bearing, altitude, accuracy, battery
 STATE_FIELDS = 11  # values of a packed WorkerState
 
 
@@ -96,6 +95,34 @@ def _decode(raw: list, ok: np.ndarray) -> list[str]:
         return out
 
 
+def _packed_parts(fields: list[dict], ok: np.ndarray) -> list[list] | None:
+    """Return the nine columns of packed entries (b'' and None: not reported), or None when
+    some entry has no packed field; clear `ok` for an entry whose packed field is malformed."""
+    packed = [f.get(PACKED) for f in fields]
+    if None in packed:
+        return None
+    width = len(PACKED_NAMES)
+    try:
+        regular = all(v.count(b"|") == width - 1 for v in packed)
+    except (AttributeError, TypeError):
+        regular = False
+    if regular:  # no "|" inside a worker id: split once for all
+        parts = b"|".join(packed).split(b"|")
+        return [parts[k::width] for k in range(width)]
+    rows = []
+    for i, v in enumerate(packed):
+        row = v.split(b"|", width - 1) if isinstance(v, bytes) else []
+        if len(row) != width:
+            ok[i], row = False, [None] * width
+        rows.append(row)
+    return [list(col) for col in zip(*rows, strict=True)]
+
+
+def _named_parts(fields: list[dict]) -> list[list]:
+    """Return the nine columns of entries with named fields (None: missing)."""
+    return [[f.get(k) for f in fields] for k in PACKED_NAMES]
+
+
 def parse_rows(
     entries: list[Entry], own_of: Mapping[str, int], district: District
 ) -> tuple[list[tuple[int, Failure]], Rows]:
@@ -105,13 +132,20 @@ def parse_rows(
     """
     fields = [f for _, f in entries]
     ok = np.ones(len(entries), dtype=bool)
-    workers = _decode([f.get(b"w") for f in fields], ok)
-    ts = _column([f.get(b"t") for f in fields], ok, False)
-    lat = _column([f.get(b"la") for f in fields], ok, False)
-    lon = _column([f.get(b"lo") for f in fields], ok, False)
-    speed, _bearing, _alt, _acc, battery = (
-        _column([f.get(k) for f in fields], ok, True) for k in _OPTIONAL
-    )
+    cols = _packed_parts(fields, ok)
+    if cols is None:
+        cols = _named_parts(fields)
+    else:
+        cols = [[v or None for v in col] if b"" in col else col for col in cols]
+    t, la, lo, s, _b, _a, _c, bt, w = cols
+    workers = _decode(w, ok)
+    ts = _column(t, ok, False)
+    lat = _column(la, ok, False)
+    lon = _column(lo, ok, False)
+    speed = _column(s, ok, True)
+    battery = _column(bt, ok, True)
+    for optional in (_b, _a, _c):  # not kept, but a malformed one refuses the fix
+        _column(optional, ok, True)
     own = np.fromiter((own_of.get(w, -3) for w in workers), np.int64, len(workers))
     with np.errstate(invalid="ignore"):
         ok &= (own > -3) & np.isfinite(ts) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)

@@ -1,7 +1,7 @@
 """The people jobs: assess workers' days, read cases into counts and points, run the service
 rules, complete tasks, record volunteer activity.  Idempotent; safe in several processes.
 
-``PeopleJobs.run_once(now)`` is called every few seconds by a consumer process: it assesses
+``PeopleJobs.run_once(now)`` is called every few seconds by the jobs process: it assesses
 today every ASSESS_INTERVAL_S, finalises yesterday once after midnight, reads recent cases
 every PEOPLE_CASE_SYNC_S and runs the service rules once a day at SERVICE_RULES_AT.  A
 Redis lock per job keeps two processes from doing the same work at once.

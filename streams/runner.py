@@ -83,7 +83,6 @@ def run_consumers(settings: Settings, names: list[str], name: str | None = None,
                   skip: list[str] | None = None) -> int:
     """Run the named stream consumers (or all) in threads until SIGINT/SIGTERM."""
     from dashboard.services import build_services
-    from streams.archive import Maintenance
     from streams.consumer import Consumer, consumer_name
     from streams.registry import handlers
 
@@ -121,18 +120,34 @@ def run_consumers(settings: Settings, names: list[str], name: str | None = None,
         from dashboard.reminders import start_thread
 
         threads.append(start_thread(svc, stop))
-    if "gps" in chosen:  # assessment, case points, daily service rules (issue 5), locked
-        from streams.people import start_thread as start_people
+    stop.wait()
+    for t in threads:
+        t.join(5)
+    return 0
 
-        threads.append(start_people(svc, stop))
+
+def run_jobs(settings: Settings, every_s: float = 10.0) -> int:
+    """Run the periodic jobs (assessment, points, service rules, archive, trim) until stopped.
+
+    They run in their own process, not beside a consumer: an assessment of a whole city holds
+    the interpreter for seconds, which a GPS consumer sharing it would pay for as push lag.
+    Every job is locked in Redis, so any number of job processes may run.
+    """
+    from dashboard.services import build_services
+    from streams.archive import Maintenance
+    from streams.people import start_thread as start_people
+
+    svc = build_services(settings)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    people = start_people(svc, stop)
     maint = Maintenance(svc)
-    while not stop.wait(10.0):
+    while not stop.wait(every_s):
         try:
             maint.run_once(svc.clock.now())
         except Exception:  # noqa: BLE001 - maintenance retries next round
             log.exception("maintenance failed")
-    for t in threads:
-        t.join(5)
+    people.join(5)
     return 0
 
 
@@ -194,6 +209,7 @@ def run_all(settings: Settings) -> int:
     if settings.web_workers > 1 and not settings.secret_key:  # the same cookies on every worker
         env["SECRET_KEY"] = __import__("secrets").token_hex(32)
     children = [_child(["consume", "all"], env) for _ in range(max(1, settings.consumer_procs))]
+    children.append(_child(["jobs"], env))
     children.append(_child(["web"], env))
     if settings.simulate:
         _wait_http(f"http://{settings.host}:{settings.port}/api/v1/health", 30.0)

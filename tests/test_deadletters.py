@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from dashboard import queries
 from dashboard.config import ROOT
 from streams import deadletters
 from streams.consumer import Consumer
+from streams.fixes import fix_from_fields, fix_to_fields
 from streams.registry import handlers
 
 
@@ -24,8 +26,8 @@ def _consumer(svc, name="gps"):
 def _future_fix(svc):
     """Add a fix one hour ahead of the clock: refused now, fine once the clock gets there."""
     stream, fields = VALID_ENTRY["gps"](svc, 0)
-    fields["t"] = f"{svc.clock.now() + 3600:.3f}"
-    return svc.r.xadd(stream, fields)
+    fix = fix_from_fields({k.encode(): v.encode() for k, v in fields.items()})
+    return svc.r.xadd(stream, fix_to_fields(dataclasses.replace(fix, ts=svc.clock.now() + 3600)))
 
 
 def test_a_refused_entry_is_listed_with_its_source_reason_and_fields(svc):

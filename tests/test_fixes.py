@@ -118,6 +118,18 @@ def test_stream_fields_round_trip():
     assert back == fix
 
 
+def test_a_fix_travels_as_one_packed_field_and_the_worker_id_may_hold_a_bar():
+    fix = parse_position({"id": "W|9", "timestamp": 1780000000, "lat": 39.1, "lon": 117.2})
+    fields = fix_to_fields(fix)
+    assert list(fields) == ["f"]
+    assert fix_from_fields({b"f": fields["f"].encode()}) == fix
+
+
+def test_a_packed_field_with_too_few_parts_is_named_malformed():
+    with pytest.raises(InvalidInput, match="^malformed: packed fix has 3 of 9 parts"):
+        fix_from_fields({b"f": b"1780000000|39.1|117.2"})
+
+
 def test_a_malformed_stream_entry_is_named_malformed():
     with pytest.raises(InvalidInput, match="^malformed: missing lat"):
         fix_from_fields({b"w": b"W1", b"t": b"1780000000", b"lo": b"117"})

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from streams.fixes import InvalidInput, fix_from_fields
+from streams.fixes import PACKED_NAMES, InvalidInput, fix_from_fields
 from streams.gps_batch import entry_keys, parse_rows, parse_states
 from streams.gps_state import WorkerState
 from streams.gps_step import Folder
@@ -44,9 +44,22 @@ ODD = [
 ]
 
 
-def test_the_columns_parse_every_entry_as_the_scalar_parser_does(svc):
+def _packed(fields: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    return {b"f": b"|".join(fields.get(k, b"") for k in PACKED_NAMES)}
+
+
+PACKED_ODD = [_packed(f) for f in ODD] + [
+    {b"f": b"1780000000|39.1|117.3||||||W0|001"},  # a "|" inside the worker id
+    {b"f": b"1780000000|39.1|117.3|W0001"},  # too few parts
+    {b"f": b"1780000000|39.1|117.3||||||W0001", b"w": b"W0002"},  # the packed field wins
+]
+
+
+@pytest.mark.parametrize("form", [ODD, PACKED_ODD, ODD + PACKED_ODD], ids=["named", "packed",
+                                                                         "mixed"])
+def test_the_columns_parse_every_entry_as_the_scalar_parser_does(svc, form):
     folder = Folder(svc.settings, svc.district, svc.days)
-    entries = [(f"1780000000000-{i}".encode(), f) for i, f in enumerate(ODD)]
+    entries = [(f"1780000000000-{i}".encode(), f) for i, f in enumerate(form)]
     refused, rows = parse_rows(entries, folder.own_of, svc.district)
     refused_by_pos = {i: f.reason for i, f in refused}
     kept = {int(a): k for k, a in enumerate(rows.at.tolist())}
