@@ -64,58 +64,65 @@ if held < m then
   if #gone > 0 then return {{}, gone} end
 end
 local ws, n = b.w, #b.w
+local call, sub = redis.call, string.sub
 local cur = {}
 for j = 1, n, 4000 do
-  local part = redis.call('HMGET', KEYS[1], unpack(ws, j, math.min(j + 3999, n)))
+  local part = call('HMGET', KEYS[1], unpack(ws, j, math.min(j + 3999, n)))
   for i = 1, #part do cur[j + i - 1] = part[i] end
 end
-local conflicts, bad = {}, {}
+local conflicts, bad, nc = {}, {}, 0
 for k = 1, n do
   local c, id = cur[k], ''
-  if c then id = string.sub(c, 1, (string.find(c, '|', 1, true) or 1) - 1) end
+  if c then id = sub(c, 1, (string.find(c, '|', 1, true) or 1) - 1) end
   if id ~= b.e[k] then
     bad[k] = true
-    conflicts[#conflicts + 1] = ws[k]
+    nc = nc + 1
+    conflicts[nc] = ws[k]
   end
 end
 local function sliced(cmd, key, items)
   for j = 1, #items, 4000 do
-    redis.call(cmd, key, unpack(items, j, math.min(j + 3999, #items)))
+    call(cmd, key, unpack(items, j, math.min(j + 3999, #items)))
   end
 end
-local pairs_, acks, at = {}, {}, 1
+local pairs_, acks, at, np, na = {}, {}, 1, 0, 0
+local s, a, cnt = b.s, b.a, b.n
 for k = 1, n do
-  local c = b.n[k]
+  local c = cnt[k]
   if not bad[k] then
-    pairs_[#pairs_ + 1] = ws[k]
-    pairs_[#pairs_ + 1] = b.s[k]
-    for j = at, at + c - 1 do acks[#acks + 1] = b.a[j] end
+    pairs_[np + 1], pairs_[np + 2], np = ws[k], s[k], np + 2
+    for j = at, at + c - 1 do
+      na = na + 1
+      acks[na] = a[j]
+    end
   end
   at = at + c
 end
 sliced('HSET', KEYS[1], pairs_)
-local members = {}
-for k = 1, #b.d do members[k] = {} end
+local members, prefix, counts = {}, {}, {}
+for k = 1, #b.d do members[k], prefix[k], counts[k] = {}, tprefix .. b.d[k] .. ':', 0 end
+local tw, td, tl = b.tw, b.td, b.tl
 at = 1
-for j = 1, #b.tw do
-  local w, len = b.tw[j], b.tl[j]
+for j = 1, #tw do
+  local w, len = tw[j], tl[j]
   if not bad[w] then
-    local day = b.td[j]
-    redis.call('APPEND', tprefix .. b.d[day] .. ':' .. ws[w], string.sub(blob, at, at + len - 1))
-    members[day][#members[day] + 1] = ws[w]
+    local day = td[j]
+    call('APPEND', prefix[day] .. ws[w], sub(blob, at, at + len - 1))
+    counts[day] = counts[day] + 1
+    members[day][counts[day]] = ws[w]
   end
   at = at + len
 end
 local used = {}
 for k = 1, #b.d do
-  if #members[k] > 0 then
+  if counts[k] > 0 then
     sliced('SADD', KEYS[3 + k], members[k])
     used[#used + 1] = b.d[k]
   end
 end
-if #used > 0 then redis.call('SADD', KEYS[2], unpack(used)) end
-for j = 1, #acks, 4000 do
-  redis.call('XACK', stream, group, unpack(acks, j, math.min(j + 3999, #acks)))
+if #used > 0 then call('SADD', KEYS[2], unpack(used)) end
+for j = 1, na, 4000 do
+  call('XACK', stream, group, unpack(acks, j, math.min(j + 3999, na)))
 end
 return {conflicts, {}}
 """
