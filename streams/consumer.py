@@ -99,6 +99,7 @@ class Consumer:
     stop: threading.Event = field(default_factory=threading.Event)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     on_error: Callable[[Exception], None] | None = None
+    _beat_at: float = field(default=-1e9, repr=False)
 
     @property
     def group(self) -> str:
@@ -268,6 +269,11 @@ class Consumer:
         pipe.hincrby(self.keys.deadletter_reasons(name), f.reason.split(":", 1)[0][:80], 1)
 
     def _heartbeat(self) -> None:
+        """Record that this consumer is alive, at most once a second (a round trip each)."""
+        now = time.monotonic()
+        if now - self._beat_at < 1.0:
+            return
+        self._beat_at = now
         self.r.hset(
             self.keys.consumers_heartbeat(),
             f"{self.handler.name}/{self.name}",
