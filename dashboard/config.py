@@ -71,6 +71,7 @@ class Settings:
     sim_calls_per_day: int = 2000  # count: simulated interface calls on a workday (weekends 15 %)
     people_admin_keys: str = ""  # comma-separated X-Api-Key values for volunteer points, rule runs
     assess_interval_s: int = 300  # seconds between assessments of today (scores, anomalies)
+    jobs_nice: int = 10  # niceness added to the jobs process (0-19): it yields CPU to ingest
     people_case_sync_s: int = 60  # seconds between reads of recent cases into counts and points
     people_case_lookback_days: int = 7  # days back (by report time) the case read covers
     service_rules_at: str = "06:00"  # local HH:MM of the daily proactive service rule run

@@ -153,6 +153,7 @@ def run_jobs(settings: Settings, every_s: float = 10.0) -> int:
     from streams.archive import Maintenance
     from streams.people import start_thread as start_people
 
+    os.nice(max(0, min(19, settings.jobs_nice)))  # background work: ingest and consumers first
     svc = build_services(settings)
     _settle()
     stop = threading.Event()

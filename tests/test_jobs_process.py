@@ -17,7 +17,7 @@ def _wait(check, timeout_s: float = 60.0) -> bool:
     return False
 
 
-def test_the_jobs_process_assesses_and_a_consumer_process_does_not(svc, tmp_path):
+def test_the_jobs_process_assesses_at_low_priority_and_a_consumer_does_not(svc, tmp_path):
     env = dict(os.environ, REDIS_URL=svc.settings.redis_url, DATA_DIR=str(tmp_path / "var"),
                SIMULATE="false")
     today = svc.keys.assessment(svc.days.day(time.time()))  # the processes' clock is real
@@ -31,6 +31,8 @@ def test_the_jobs_process_assesses_and_a_consumer_process_does_not(svc, tmp_path
         try:
             assert _wait(lambda: svc.r.hlen(today) == len(svc.district.workers)), (
                 "the jobs process never assessed")
+            mine = os.getpriority(os.PRIO_PROCESS, 0)
+            assert os.getpriority(os.PRIO_PROCESS, jobs.pid) == min(19, mine + 10)  # JOBS_NICE
         finally:
             stop(jobs)
     finally:
