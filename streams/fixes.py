@@ -173,11 +173,16 @@ def _opt_text(v: float | None) -> str:
     return "" if v is None else f"{v:.2f}"
 
 
+def pack_fix(fix: Fix) -> str:
+    """Return the packed stream field value of a Fix."""
+    return (f"{fix.ts:.3f}|{fix.lat:.7f}|{fix.lon:.7f}|{_opt_text(fix.speed)}|"
+            f"{_opt_text(fix.bearing)}|{_opt_text(fix.altitude)}|"
+            f"{_opt_text(fix.accuracy)}|{_opt_text(fix.battery)}|{fix.worker}")
+
+
 def fix_to_fields(fix: Fix) -> dict[str, str]:
     """Return the stream fields of a Fix: one packed field."""
-    return {"f": f"{fix.ts:.3f}|{fix.lat:.7f}|{fix.lon:.7f}|{_opt_text(fix.speed)}|"
-                 f"{_opt_text(fix.bearing)}|{_opt_text(fix.altitude)}|"
-                 f"{_opt_text(fix.accuracy)}|{_opt_text(fix.battery)}|{fix.worker}"}
+    return {"f": pack_fix(fix)}
 
 
 def unpack_fields(fields: Mapping[bytes, bytes]) -> Mapping[bytes, bytes]:

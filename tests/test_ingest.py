@@ -138,6 +138,22 @@ def test_a_batch_stores_the_good_positions_and_reports_the_bad(app_only):
     assert [f.worker for f in _entries(app_only.svc)] == ["W0001", "W0003"]
 
 
+def test_a_batch_lands_in_each_workers_shard_in_order(svc, clock):
+    import dataclasses
+
+    from streams.fixes import make_fix
+    from streams.ingest import append_fixes
+
+    sharded = build_services(dataclasses.replace(svc.settings, gps_shards=3), clock=clock,
+                             r=svc.r)
+    fixes = [make_fix(w.id, 1780000000 + k, 39.1, 117.3)
+             for k, w in enumerate(svc.district.workers[:30])]
+    append_fixes(sharded, fixes)
+    for shard in range(3):
+        stored = [fix_from_fields(f) for _, f in svc.r.xrange(sharded.keys.gps_stream(shard))]
+        assert stored and stored == [f for f in fixes if sharded.keys.gps_shard(f.worker) == shard]
+
+
 def test_a_batch_of_only_bad_positions_is_400(app_only):
     r = requests.post(app_only.url + "/api/v1/positions", json=[{"id": "W0001"}])
     assert r.status_code == 400 and r.json()["accepted"] == 0
