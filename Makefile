@@ -16,7 +16,7 @@ run: $(STAMP)
 
 # Several web processes (gunicorn, one port, pushes through Redis) and consumer processes.
 run-prod: $(STAMP)
-	WEB_WORKERS=$${WEB_WORKERS:-4} CONSUMER_PROCS=$${CONSUMER_PROCS:-2} $(PY) app.py run
+	WEB_WORKERS=$${WEB_WORKERS:-4} CONSUMER_PROCS=$${CONSUMER_PROCS:-3} $(PY) app.py run
 
 test: $(STAMP)
 	$(PY) -m ruff check .

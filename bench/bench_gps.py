@@ -29,7 +29,7 @@ from streams.fixes import fix_to_fields
 from streams.gps import GpsHandler
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "20000"))
-CONSUMERS = int(os.environ.get("BENCH_GPS_CONSUMERS", "2"))  # consumer processes of the lag run
+CONSUMERS = int(os.environ.get("BENCH_GPS_CONSUMERS", "3"))  # consumer processes of the lag run
 PARTS = os.environ.get("BENCH_GPS_PARTS", "")  # e.g. "consumer": run only these (default all)
 
 
