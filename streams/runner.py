@@ -1,4 +1,4 @@
-"""Process supervision for the command line: the demo (run), web, consumers and simulator."""
+"""Process supervision for the command line: the demo (run), web, consumers, jobs, simulator."""
 
 from __future__ import annotations
 
