@@ -255,3 +255,15 @@ def test_the_street_panel_and_kpis_count_workers_by_live_status(svc, gps_consume
     kpis = queries.gps_kpis(svc)
     assert (kpis["online"], kpis["patrolling"], kpis["outside"]) == (2, 1, 1)
     assert kpis["total"] == len(svc.district.workers)
+
+
+def test_the_fix_rate_counts_real_seconds_whatever_the_simulated_clock(svc, clock, gps_consumer):
+    import time
+
+    from dashboard import queries
+
+    for k in range(5):  # the fake clock stands still, far from the real time
+        _add(svc, f"W000{k + 1}", clock.now() - 10, *_inside(svc, f"W000{k + 1}"))
+    assert gps_consumer.drain() == 5
+    time.sleep(1.1)  # the rate reads whole seconds that are over
+    assert queries.gps_kpis(svc)["fixes_per_s"] == 1.0  # 5 fixes over the last 5 s
