@@ -44,7 +44,7 @@ class Keys:
         return f"{self.prefix}:{{ops}}:count:{name}"
 
     def rate(self, name: str, second: int) -> str:
-        """Return the per-second bucket of a rate counter (expires after a minute)."""
+        """Return the per-second bucket of a rate counter (expires after two minutes)."""
         return f"{self.prefix}:{{ops}}:rate:{name}:{second}"
 
     def meta(self) -> str:

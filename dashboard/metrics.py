@@ -19,11 +19,12 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from dashboard.keys import logical_streams
+from dashboard.keys import Keys, logical_streams
 from dashboard.services import Services
 
 bp = Blueprint("metrics", __name__)
 RATE_WINDOW_S = 5  # seconds the ingest rate is averaged over
+RATE_TTL_S = 120  # seconds a per-second bucket of a counter is kept
 LIVE_S = 30  # seconds: a consumer or web process silent longer is not counted
 
 
@@ -43,6 +44,15 @@ INGEST: dict[str, tuple[str, Callable[[Response], int]]] = {
 def services() -> Services:
     """Return the services of the running app."""
     return current_app.extensions["gridwall"]
+
+
+def add_count(pipe: redis.client.Pipeline, keys: Keys, name: str, n: int, second: int) -> None:
+    """Queue adding n to a counter's total and to its bucket of that real second (what
+    queries.rate reads)."""
+    pipe.incrby(keys.counter(name), n)
+    rk = keys.rate(name, second)
+    pipe.incrby(rk, n)
+    pipe.expire(rk, RATE_TTL_S)
 
 
 class IngestCounter:
@@ -66,10 +76,7 @@ class IngestCounter:
             return
         pipe = svc.r.pipeline(transaction=False)
         for (stream, second), n in counts.items():
-            pipe.incrby(svc.keys.counter(f"ingest.{stream}"), n)
-            rk = svc.keys.rate(f"ingest.{stream}", second)
-            pipe.incrby(rk, n)
-            pipe.expire(rk, 120)
+            add_count(pipe, svc.keys, f"ingest.{stream}", n, second)
         try:
             pipe.execute()
         except redis.RedisError:
@@ -145,6 +152,7 @@ class RedisCollector:
         yield from families
 
     def _families(self):  # noqa: ANN202
+        from dashboard.queries import rate as rate_of
         from dashboard.queries import server_time, stream_lag
 
         svc, r, k = self.svc, self.svc.r, self.svc.keys
@@ -168,12 +176,10 @@ class RedisCollector:
                                     "replayed", labels=["stream"])
         server_now = server_time(r)
         beats = {key.decode(): float(v) for key, v in r.hgetall(k.consumers_heartbeat()).items()}
-        seconds = [int(wall_now) - i for i in range(1, RATE_WINDOW_S + 1)]
         for name, physical in streams.items():
             group = k.group(name)
             ingested.add_metric([name], _int(r.get(k.counter(f"ingest.{name}"))))
-            vals = r.mget([k.rate(f"ingest.{name}", s) for s in seconds])
-            rate.add_metric([name], sum(_int(v) for v in vals) / RATE_WINDOW_S)
+            rate.add_metric([name], rate_of(svc, f"ingest.{name}", RATE_WINDOW_S))
             lags = [stream_lag(r, s, group, server_now) for s in physical]
             lag.add_metric([name, group], max((x["lag_s"] for x in lags), default=0.0))
             pending.add_metric([name, group], sum(x["pending"] for x in lags))

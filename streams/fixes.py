@@ -155,13 +155,6 @@ def parse_position(item: Any) -> Fix:
     )
 
 
-_FIELDS = (
-    ("s", "speed"),
-    ("b", "bearing"),
-    ("a", "altitude"),
-    ("c", "accuracy"),
-    ("bt", "battery"),
-)
 # A fix travels as one packed stream field, "t|la|lo|s|b|a|c|bt|w" (empty: not reported):
 # one field instead of nine makes every XADD, XREADGROUP and reply parse several times
 # cheaper.  The worker id comes last because it may itself contain "|".

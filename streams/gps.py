@@ -25,6 +25,7 @@ from dashboard.clock import Clock, Days
 from dashboard.config import Settings
 from dashboard.geo import Locator
 from dashboard.keys import Keys
+from dashboard.metrics import add_count
 from dashboard.models import District
 from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput, unpack_fields
@@ -287,13 +288,9 @@ class GpsHandler:
         rejected: int,
         oldest_entry_s: float,
     ) -> None:
-        now = int(time.time())  # throughput is per real second, however fast the clock runs
         pipe = self.r.pipeline(transaction=False)
-        if accepted:
-            pipe.incrby(self.keys.counter("gps.accepted"), accepted)
-            rk = self.keys.rate("gps.accepted", now)
-            pipe.incrby(rk, accepted)
-            pipe.expire(rk, 120)
+        if accepted:  # throughput is per real second, however fast the clock runs
+            add_count(pipe, self.keys, "gps.accepted", accepted, int(time.time()))
         if rejected:
             pipe.incrby(self.keys.counter("gps.rejected"), rejected)
         if delta:
