@@ -171,7 +171,7 @@
     setProps("kpi-online", { children: fmt(k.online) + " / " + fmt(k.total) });
     setProps("kpi-patrolling", { children: fmt(k.patrolling) });
     setProps("kpi-outside", { children: fmt(k.outside) });
-    setProps("kpi-fixes", { children: fmt(k.fixes_per_s, 1) });
+    setProps("kpi-fixes", { children: fmt(k.fixes_per_s, k.fixes_per_s < 100 ? 1 : 0) });  /* 49.4, 1,004 */
     setProps("kpi-lag", { children: fmt(k.lag_s, 1) });
     setProps("kpi-dead", { children: fmt(k.deadletters) });
   };
