@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from streams import calls_ingest
 
     exchange_queries.registry(svc)  # malformed exchange registry files fail here, at start-up
+    if settings.auth_required and not settings.exchange_gateway_keys.strip():
+        logging.getLogger("gridwall").warning(
+            "EXCHANGE_GATEWAY_KEYS is empty: anyone who reaches this server can post calls")
     server.register_blueprint(calls_ingest.bp)
     server.register_blueprint(exchange_api.bp)
     from dashboard import people, people_api

@@ -164,7 +164,7 @@
           return el("Div", { className: "xc-alert xc-alert-violation", key: x.id }, [
             el("Span", { className: "xc-alert-kind" }, x.kind_name),
             el("Span", { className: "xc-alert-what" }, x.caller_name + " → " + x.catalog_name),
-            el("Span", { className: "xc-alert-time" }, clock(x.time)),
+            el("Span", { className: "xc-alert-time" }, x.when || clock(x.time)),
           ]);
         }));
         if (!rows.length) { rows = [el("Div", { className: "xc-all-clear" }, tr("allClear"))]; }

@@ -129,10 +129,13 @@ def _when(raw: object, tz: str, end: bool = False) -> float:
 
 
 def store_approval(svc: Services, a: Approval) -> None:
-    """Store an approval (replacing the unit's earlier API one for the catalog) and bump the
-    version the consumers watch."""
+    """Store an approval and bump the version the consumers watch.
+
+    Approvals are kept per (catalog, unit, start): a new window never erases an earlier one,
+    so a late call from the earlier window is still judged by it; granting the same start
+    again replaces that window (e.g. to end it)."""
     pipe = svc.r.pipeline(transaction=True)
-    pipe.hset(svc.keys.exchange_approvals(), f"{a.catalog}|{a.unit}", a.to_json())
+    pipe.hset(svc.keys.exchange_approvals(), f"{a.catalog}|{a.unit}|{a.since:.3f}", a.to_json())
     pipe.incr(svc.keys.exchange_approvals_version())
     pipe.execute()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 from dashboard.exchange import LATENCY_BOUNDS_MS, SHARING, Approval, Registry, load_registry
 from dashboard.i18n import t
@@ -159,6 +160,14 @@ def sharing_split(svc: Services) -> list[dict]:
              "percent": round(100 * counts[c] / total, 2)} for c in SHARING]
 
 
+def when_label(svc: Services, ts: float) -> str:
+    """Return a time as the wall shows it: HH:MM:SS today, with the month and day before."""
+    local = datetime.fromtimestamp(ts, svc.days.tz)
+    if svc.days.day(ts) == svc.days.day(svc.clock.now()):
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%m-%d %H:%M" if svc.settings.lang == "en" else "%m月%d日 %H:%M")
+
+
 def violations(svc: Services, limit: int = 20) -> list[dict]:
     """Return the latest violations, newest first, with unit, interface and catalog names."""
     reg, lang = registry(svc), svc.settings.lang
@@ -167,6 +176,7 @@ def violations(svc: Services, limit: int = 20) -> list[dict]:
         d = {k.decode(): v.decode() for k, v in f.items()}
         cat = reg.catalogs.get(d["k"])
         out.append({"id": vid.decode(), "entry": d["id"], "time": float(d["t"]),
+                    "when": when_label(svc, float(d["t"])),
                     "caller": d["c"], "caller_name": reg.unit_name(d["c"], lang),
                     "provider": d["p"], "provider_name": reg.unit_name(d["p"], lang),
                     "interface": d["i"], "interface_name": reg.interface_name(d["i"], lang),

@@ -168,6 +168,9 @@ STREET_SUBJECTS = [("辖区实有人口", "P"), ("辖区老年人", "P"), ("辖�
                    ("网格巡查事件", "E"), ("志愿服务", "A"), ("党员社区服务积分", "P")]
 STREETS = {"st-wanxin": 24, "st-junliangcheng": 22, "st-zhangguizhuang": 17,
            "st-fengniancun": 16, "st-wuxia": 15, "st-xinli": 14, "st-huaming": 15}
+STREET_NAMES = {"st-wanxin": "万新街道", "st-junliangcheng": "军粮城街道",
+                "st-zhangguizhuang": "张贵庄街道", "st-fengniancun": "丰年村街道",
+                "st-wuxia": "无瑕街道", "st-xinli": "新立街道", "st-huaming": "华明街道"}
 NOT_SHARED_HINTS = ("管控", "治安案件", "警情", "信访人", "矫正", "帮教", "查封", "审计",
                     "剧毒", "爆炸", "个人所得税", "欠税", "舆情", "等级保护", "监控点位")
 UNCONDITIONAL_HINTS = ("名录", "公示", "统计", "分布", "设施", "行政区划", "地名", "线路",
@@ -210,10 +213,22 @@ def subjects_of(unit: str) -> list[tuple[str, str]]:
     return UNITS[unit][1] if unit in UNITS else STREET_SUBJECTS
 
 
+def join_name(subject: str, facet: str) -> str:
+    """Return subject + facet without a doubled word (身份证办理 + 办理信息 = 身份证办理信息)."""
+    for k in range(min(len(subject), len(facet)), 1, -1):
+        if subject.endswith(facet[:k]):
+            return subject + facet[k:]
+    return subject + facet
+
+
 def catalog_names(unit: str, count: int, fixed: list[str], rng: random.Random) -> list[str]:
-    """Return count distinct catalog names: the interface-served ones, then subject x facet."""
+    """Return count distinct catalog names: the interface-served ones, then subject x facet.
+
+    A street office's names start with its street, so the seven offices' catalogs differ."""
     names = list(fixed)
-    pool = [s + f for s, kind in subjects_of(unit) for f in FACETS[kind]]
+    street = STREET_NAMES.get(unit, "")
+    pool = [join_name(street + s.removeprefix("辖区") if street else s, f)
+            for s, kind in subjects_of(unit) for f in FACETS[kind]]
     rng.shuffle(pool)
     pool.sort(key=lambda n: 0 if n.endswith(("基本信息", "登记信息", "办理信息")) else 1)
     names += [n for n in pool if n not in names]

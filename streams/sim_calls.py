@@ -37,8 +37,8 @@ class CallActor:
     """The exchange gateway's call log: one batch of calls per simulator step."""
 
     def __init__(self, registry: Registry, seed: int = 1, calls_per_day: int = 2000,
-                 schedule: str = "demo", tz: str = "Asia/Shanghai") -> None:
-        self.reg, self.seed, self.per_day = registry, seed, calls_per_day
+                 schedule: str = "demo", tz: str = "Asia/Shanghai", api_key: str = "") -> None:
+        self.reg, self.seed, self.per_day, self.api_key = registry, seed, calls_per_day, api_key
         self.profile = DEMO if schedule == "demo" else WORKDAY
         self.weekends = schedule != "demo"
         self.tz = ZoneInfo(tz)
@@ -132,7 +132,8 @@ class CallActor:
 
         self.calls = [] if self.last is None else self.between(self.last, now)
         self.last = now
-        return [Post(CALLS_PATH, {"calls": self.calls[i:i + MAX_POST]})
+        headers = {"X-Api-Key": self.api_key} if self.api_key else None
+        return [Post(CALLS_PATH, {"calls": self.calls[i:i + MAX_POST]}, headers)
                 for i in range(0, len(self.calls), MAX_POST)]
 
 
@@ -141,8 +142,10 @@ def call_actor(svc: object) -> CallActor:
     from dashboard.exchange_queries import registry
 
     s = svc.settings
+    keys = [k.strip() for k in s.exchange_gateway_keys.split(",") if k.strip()]
     return CallActor(registry(svc), seed=int(getattr(s, "sim_seed", 1)),
-                     calls_per_day=s.sim_calls_per_day, schedule=s.sim_schedule, tz=s.tz)
+                     calls_per_day=s.sim_calls_per_day, schedule=s.sim_schedule, tz=s.tz,
+                     api_key=keys[0] if keys else "")
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

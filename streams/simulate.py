@@ -53,10 +53,11 @@ PATROL, IDLE, OFF = "patrol", "idle", "offline"
 
 
 class Post(NamedTuple):
-    """One HTTP request an actor wants sent: a path of the app and its JSON body."""
+    """One HTTP request an actor wants sent: a path of the app, its JSON body and headers."""
 
     path: str
     body: dict
+    headers: dict | None = None
 
 
 class Actor(Protocol):
@@ -377,7 +378,7 @@ class Simulator:
             post = self.outbox[0]
             try:
                 resp = session.post(base_url.rstrip("/") + post.path, json=post.body,
-                                    timeout=(3, 30))
+                                    headers=post.headers, timeout=(3, 30))
             except requests.RequestException as exc:
                 log.debug("app unreachable: %s", exc)
                 return False

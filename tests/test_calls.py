@@ -4,6 +4,8 @@ and counting exactly once whatever is redelivered."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -189,10 +191,11 @@ def test_a_call_older_than_minute_retention_counts_in_hours_days_and_ever_only(s
 
 def test_memory_stays_bounded_every_key_but_days_and_totals_expires(svc, consumer, known):
     consumer.drain()
-    for key in svc.r.scan_iter(match=f"{svc.keys.prefix}:{{calls}}:*"):
-        k = key.decode()
-        if ":m:" in k or ":h:" in k:
-            assert svc.r.ttl(key) > 0, k
+    expiring = [k for k in svc.r.scan_iter(match=f"{svc.keys.prefix}:{{calls}}:*")
+                if b":m:" in k or b":h:" in k]
+    assert expiring and all(svc.r.ttl(k) > 0 for k in expiring)
+    assert all(svc.r.ttl(k) == -1 for k in svc.r.scan_iter(match=f"{svc.keys.prefix}:{{calls}}:*")
+               if b":d:" in k)
 
 
 def test_the_raw_stream_is_trimmed_to_its_retention_but_never_below_unprocessed(svc, handler,
@@ -221,6 +224,16 @@ def test_a_violation_is_counted_and_kept_with_its_details(svc, consumer, known):
     assert v["time"] == pytest.approx(known["calls"][-1].ts)
 
 
+def test_a_violation_shows_its_time_today_and_its_date_from_an_earlier_day(svc, consumer, known,
+                                                                           clock):
+    consumer.drain()
+    ts = known["calls"][-1].ts
+    local = datetime.fromtimestamp(ts, ZoneInfo(svc.settings.tz))
+    assert xq.violations(svc)[0]["when"] == local.strftime("%H:%M:%S")
+    clock.advance(86400)
+    assert xq.violations(svc)[0]["when"] == f"{local:%m}月{local:%d}日 {local:%H:%M}"
+
+
 def test_a_conditional_call_without_approval_is_a_violation(svc, consumer, reg, clock):
     cat, _unit = _approved(reg, clock.now())
     outsider = next(u for u in ("wangxin", "tiyu", "fulian") if (cat, u) not in reg.approvals)
@@ -240,6 +253,19 @@ def test_an_approval_granted_through_the_api_applies_from_its_time(svc, consumer
          _call(reg, clock.now() - 20, outsider, cat))
     consumer.drain()
     assert _hash(svc, svc.keys.calls_total("n"))["v.no_approval"] == 2
+
+
+def test_a_new_approval_window_keeps_the_earlier_one_for_late_calls(svc, consumer, reg, clock):
+    cat, _unit = _approved(reg, clock.now())
+    outsider = next(u for u in ("wangxin", "tiyu", "fulian") if (cat, u) not in reg.approvals)
+    now = clock.now()
+    store_approval(svc, Approval(cat, outsider, now - 3000, now - 2000))
+    store_approval(svc, Approval(cat, outsider, now - 1000))
+    _add(svc, _call(reg, now - 2500, outsider, cat),  # late, from the first window
+         _call(reg, now - 1500, outsider, cat),  # between the windows: a violation
+         _call(reg, now - 5, outsider, cat))
+    consumer.drain()
+    assert _hash(svc, svc.keys.calls_total("n"))["v.no_approval"] == 1
 
 
 def test_a_unit_reading_its_own_not_shared_catalog_is_no_violation(svc, consumer, reg, clock):

@@ -147,6 +147,26 @@ def test_a_gateway_key_is_required_once_configured(svc):
         app.close()
 
 
+def test_the_simulated_gateway_sends_its_key_once_one_is_configured(svc, clock):
+    import requests as http
+
+    from streams.sim_calls import call_actor
+    from tests.conftest import LiveApp
+
+    svc.settings = dataclasses.replace(svc.settings, exchange_gateway_keys="gw-1, gw-2",
+                                       sim_calls_per_day=200000)
+    actor = call_actor(svc)
+    actor.step(clock.now() - 600)
+    posts = actor.step(clock.now())
+    app = LiveApp(svc, consumers=False)
+    try:
+        answers = [http.post(app.url + p.path, json=p.body, headers=p.headers) for p in posts]
+    finally:
+        app.close()
+    assert posts and {a.status_code for a in answers} == {200}
+    assert sum(a.json()["accepted"] for a in answers) == len(actor.calls)
+
+
 def test_call_ingest_answers_503_when_redis_is_down(settings, clock, tmp_path):
     from tests.conftest import LiveApp
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -84,12 +85,11 @@ def test_every_interface_serves_catalogs_of_its_provider(dongli):
         assert served and all(c.unit == iface.provider for c in served)
 
 
-def test_catalog_names_are_chinese_and_unique_within_a_unit(dongli):
-    seen = set()
-    for c in dongli.catalogs.values():
-        assert any("\u4e00" <= ch <= "\u9fff" for ch in c.name)
-        assert (c.unit, c.name) not in seen
-        seen.add((c.unit, c.name))
+def test_catalog_names_are_chinese_unique_in_the_district_and_never_double_a_word(dongli):
+    names = [c.name for c in dongli.catalogs.values()]
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in n) for n in names)
+    assert len(set(names)) == len(names)
+    assert [n for n in names if re.search(r"(..)\1", n)] == []  # not 身份证办理办理信息
 
 
 def test_file_approvals_are_for_conditional_catalogs_of_other_units(dongli):
