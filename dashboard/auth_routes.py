@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import secrets
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import redis
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request
@@ -101,6 +101,19 @@ def _deny(status: int, reason: str) -> Response:
     return Response(json.dumps({"error": reason}), status, mimetype="application/json")
 
 
+def _path_vars() -> frozenset[str]:
+    """Return the names of the variables in the pages' path templates (e.g. code)."""
+    import dash
+
+    return frozenset(re.findall(r"<(\w+)>", " ".join(
+        p.get("path_template") or "" for p in dash.page_registry.values())))
+
+
+def _query_names(search: object) -> set[str]:
+    """Return the parameter names of a URL query string."""
+    return set(parse_qs(str(search or "").lstrip("?"), keep_blank_values=True))
+
+
 def _callback_path(body: dict) -> str | None:
     """Return the page path a Dash callback request serves, None when it names none."""
     items = []
@@ -110,6 +123,10 @@ def _callback_path(body: dict) -> str | None:
               if isinstance(i, dict) and isinstance(i.get("id"), str)}
     if "_pages_content" in str(body.get("output", "")):
         path = values.get(("_pages_location", "pathname"))
+        # Dash lets a query parameter override a path variable (?code=...): the page would
+        # then show another unit than the path the rule was checked on.
+        if _query_names(values.get(("_pages_location", "search"))) & _path_vars():
+            return None
         return path if isinstance(path, str) else None
     ctx = values.get(("drill-ctx", "data"))
     return ctx.get("path") if isinstance(ctx, dict) and isinstance(ctx.get("path"), str) else None
@@ -139,6 +156,8 @@ def _decide(svc, s: Scope) -> tuple[int, str] | None:  # noqa: ANN001
         page = auth_policy.parse_page(path)
         if page is None:
             return 404, "no such page"
+        if set(request.args) & _path_vars():
+            return 400, "a page's code belongs in its path, not in the query"
         if auth_policy.may_open(svc, s, *page):
             return None
         if page[0] == "live" and s.role != "wall" and path.rstrip("/") == "":

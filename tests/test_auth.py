@@ -43,13 +43,13 @@ def login(app, name: str, password: str = PASSWORD, ip: str = "10.0.0.1"):
     return c, resp
 
 
-def page_callback(c, path: str, csrf: bool = True):
+def page_callback(c, path: str, csrf: bool = True, search: str = ""):
     """POST the Dash routing callback that renders the content of a page path."""
     body = {"output": ".._pages_content.children..._pages_store.data..",
             "outputs": [{"id": "_pages_content", "property": "children"},
                         {"id": "_pages_store", "property": "data"}],
             "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                       {"id": "_pages_location", "property": "search", "value": ""}],
+                       {"id": "_pages_location", "property": "search", "value": search}],
             "changedPropIds": ["_pages_location.pathname"], "state": []}
     headers = {"X-CSRF-Token": c.get_cookie("gw_csrf").value} if csrf else {}
     return c.post("/_dash-update-component", json=body, headers=headers)
@@ -181,6 +181,17 @@ def test_a_callback_payload_edited_to_another_street_is_refused(app):
     assert c.post("/_dash-update-component", json=body, headers=token).status_code == 403
     body["state"] = []  # a callback that names no page is denied too
     assert c.post("/_dash-update-component", json=body, headers=token).status_code == 403
+
+
+def test_a_query_parameter_cannot_swap_the_unit_of_a_page_the_user_may_open(app):
+    svc = app.server.extensions["gridwall"]
+    c, _ = login(app, "wx")
+    mine, theirs = worker_of(svc, WANXIN_GRID), worker_of(svc, JUNLIANG_GRID)
+    for path, other in (("/street/wanxin", "junliangcheng"), (f"/worker/{mine}", theirs),
+                        (f"/grid/{WANXIN_GRID}", JUNLIANG_GRID), ("/case/C-WX-1", "C-JL-1")):
+        assert page_callback(c, path, search=f"?code={other}").status_code == 403, path
+        assert c.get(f"{path}?code={other}", headers=HTML).status_code == 400, path
+    assert page_callback(c, f"/worker/{mine}", search="?day=20260101").status_code == 200
 
 
 def test_a_callback_without_the_csrf_header_is_refused(app):
