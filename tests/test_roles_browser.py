@@ -62,6 +62,29 @@ def test_a_street_supervisor_sees_only_their_street(site, page):
     assert page.goto(site.url + "/").url.endswith("/street/wanxin")  # no district wall
 
 
+FORGE = """async ([search, state]) => {
+  const csrf = document.cookie.split('; ').find(c => c.startsWith('gw_csrf=')).slice(8);
+  const body = {output: '.._pages_content.children..._pages_store.data..',
+    outputs: [{id: '_pages_content', property: 'children'}, {id: '_pages_store', property: 'data'}],
+    inputs: [{id: '_pages_location', property: 'pathname', value: '/street/wanxin'},
+             {id: '_pages_location', property: 'search', value: search}],
+    changedPropIds: ['_pages_location.pathname'], state: state};
+  const r = await fetch('/_dash-update-component', {method: 'POST', body: JSON.stringify(body),
+    headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}});
+  return r.status;
+}"""
+
+
+def test_a_street_supervisors_browser_gets_403_for_forged_callbacks_exports_and_apis(site, page):
+    sign_in(page, site, "wx")
+    theirs = worker_of(site.svc, JUNLIANG_GRID)
+    assert page.evaluate(FORGE, ["", []]) == 200  # the genuine request passes
+    assert page.evaluate(FORGE, ["?code=junliangcheng", []]) == 403  # a swapped unit
+    for url in (f"/api/v1/workers/{theirs}/track", f"/export/track/{theirs}.gpx",
+                f"/export/track/{theirs}.csv", "/api/v1/workers"):
+        assert page.request.get(site.url + url).status == 403, url
+
+
 def test_a_department_operator_sees_only_their_departments_cases(site, page):
     sign_in(page, site, "fire")
     assert page.url.endswith("/department/xiaofang")
