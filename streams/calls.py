@@ -41,37 +41,34 @@ from streams.fixes import InvalidInput
 TRIM_EVERY_S = 60  # seconds between trims of the raw stream
 
 APPLY_LUA = """
-local stream, group = KEYS[1], ARGV[1]
-local ids = {}
-for id in string.gmatch(ARGV[2], '[^,]+') do ids[#ids + 1] = id end
-local n = #ids
--- Fast path: the ids (sorted) are exactly the pending entries of their range.
-local p = redis.call('XPENDING', stream, group, ids[1], ids[n], n + 1)
+-- ARGV: group, n, the n entry ids (sorted), then the tallies, TTLs and violations.
+local stream, group, n = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local first, last = 3, 2 + n
+-- Fast path: the ids are exactly the pending entries of their range.
+local p = redis.call('XPENDING', stream, group, ARGV[first], ARGV[last], n + 1)
 local all = #p == n
 for j = 1, n do
   if not all then break end
-  all = p[j][1] == ids[j]
+  all = p[j][1] == ARGV[first + j - 1]
 end
 if not all then
   local gone = {}
-  for j = 1, n do
-    if #redis.call('XPENDING', stream, group, ids[j], ids[j], 1) == 0 then
-      gone[#gone + 1] = ids[j]
+  for j = first, last do
+    if #redis.call('XPENDING', stream, group, ARGV[j], ARGV[j], 1) == 0 then
+      gone[#gone + 1] = ARGV[j]
     end
   end
   if #gone > 0 then return gone end
 end
 -- Groups: the tallies of one (minute, dimension) as 'field<TAB>incr<TAB>...', added to each
 -- of its keys (minute, hour, day, ever); then the TTL of the keys that expire.
-local a = 3
+local a = last + 1
 for _ = 1, tonumber(ARGV[a]) do
   local nk = tonumber(ARGV[a + 1])
-  local fields = ARGV[a + 2 + nk]
-  for j = a + 2, a + 1 + nk do
-    local key = KEYS[tonumber(ARGV[j])]
-    for f, v in string.gmatch(fields, '([^\t]+)\t([^\t]+)') do
-      redis.call('HINCRBY', key, f, v)
-    end
+  local keys = {}
+  for j = 1, nk do keys[j] = KEYS[tonumber(ARGV[a + 1 + j])] end
+  for f, v in string.gmatch(ARGV[a + 2 + nk], '([^\t]+)\t([^\t]+)') do
+    for j = 1, nk do redis.call('HINCRBY', keys[j], f, v) end
   end
   a = a + 2 + nk
 end
@@ -89,8 +86,8 @@ for _ = 1, nv do
              'v', ARGV[a + 6])
   a = a + 7
 end
-for j = 1, n, 500 do
-  redis.call('XACK', stream, group, unpack(ids, j, math.min(j + 499, n)))
+for j = first, last, 500 do
+  redis.call('XACK', stream, group, unpack(ARGV, j, math.min(j + 499, last)))
 end
 return {}
 """
@@ -125,6 +122,7 @@ class CallsHandler:
                                       {i.encode() for i in c.interfaces})
                       for c in registry.catalogs.values()}
         self._approvals: dict[tuple[bytes, bytes], tuple[Approval, ...]] = {}
+        self._routes: dict[bytes, tuple | bool] = {}  # caller|provider|interface|catalog -> route
 
     def streams(self) -> list[str]:
         """Return the one calls stream."""
@@ -155,41 +153,68 @@ class CallsHandler:
                 key = (cat.encode(), unit.encode())
                 merged[key] = merged.get(key, ()) + found
             self._approvals, self._granted_ver = merged, ver
+            self._routes.clear()  # routes carry approvals
 
     def _parse(self, entries: list[Entry]) -> tuple[list[Failure], list[tuple]]:
         """Return the failures and (id, ts, caller, provider, interface, catalog, ok, ms, kind)."""
         now = self.clock.now()
         lo, hi = now - self.s.calls_max_past_s, now + self.s.calls_max_future_s
-        units, cats = self._units, self._cats
+        routes, route_of = self._routes, self._route
         failures: list[Failure] = []
         calls: list[tuple] = []
         for eid, f in entries:
-            try:  # fast path: the compact field, nothing to convert
-                ts, caller, prov, iface, cat, ok, ms = f[b"v"].split(b"|")
+            try:  # fast path: the compact field of a known route, nothing else to convert
+                ts, rest = f[b"v"].split(b"|", 1)
+                mid, ok, ms = rest.rsplit(b"|", 2)
+                route = routes.get(mid)
+                if route is None:
+                    route = route_of(mid)
                 ts, ms = float(ts), int(ms)
-                unit, sharing, served = cats[cat]
-                prov = prov or unit
-                fast = (lo <= ts <= hi and caller in units and iface in served and prov == unit
-                        and (ok == b"1" or ok == b"0") and 0 <= ms <= MAX_LATENCY_MS)
+                fast = (route and lo <= ts <= hi and (ok == b"1" or ok == b"0")
+                        and 0 <= ms <= MAX_LATENCY_MS)
             except (KeyError, ValueError):
                 fast = False
-            if not fast:
+            if fast:
+                caller, prov, iface, cat, kind, approvals = route
+            else:
                 row = self._parse_slow(eid, f, lo, hi)
                 if isinstance(row, Failure):
                     failures.append(row)
                     continue
                 ts, caller, prov, iface, cat, ok, ms = row
-                unit, sharing, _ = cats[cat]
-            kind = None  # the audit rule of Registry.violation, on bytes
-            if sharing != UNCONDITIONAL and caller != unit:
-                kind = NOT_SHARED if sharing == NOT_SHARED else NO_APPROVAL
-                if kind == NO_APPROVAL:
-                    for a in self._approvals.get((cat, caller), ()):
-                        if a.valid_at(ts):
-                            kind = None
-                            break
+                kind, approvals = self._audit(caller, cat)
+            for a in approvals:  # a conditional catalog: the calling unit's approvals
+                if a.valid_at(ts):
+                    kind = None
+                    break
             calls.append((eid, ts, caller, prov, iface, cat, ok == b"1", ms, kind))
         return failures, calls
+
+    def _route(self, mid: bytes) -> tuple | bool:
+        """Return (caller, provider, interface, catalog, kind, approvals) of a valid route, else
+        False; remembered, as a gateway's calls take few distinct routes."""
+        if len(self._routes) > 200_000:
+            self._routes.clear()
+        route: tuple | bool = False
+        parts = mid.split(b"|")
+        if len(parts) == 4 and parts[3] in self._cats:
+            caller, prov, iface, cat = parts
+            unit, _sharing, served = self._cats[cat]
+            prov = prov or unit
+            if caller in self._units and iface in served and prov == unit:
+                route = (caller, prov, iface, cat, *self._audit(caller, cat))
+        self._routes[mid] = route
+        return route
+
+    def _audit(self, caller: bytes, cat: bytes) -> tuple[str | None, tuple[Approval, ...]]:
+        """Return the violation kind of a call (the rule of Registry.violation, on bytes) and
+        the approvals that may clear it at the call's time."""
+        unit, sharing, _ = self._cats[cat]
+        if sharing == UNCONDITIONAL or caller == unit:
+            return None, ()
+        if sharing == NOT_SHARED:
+            return NOT_SHARED, ()
+        return NO_APPROVAL, self._approvals.get((cat, caller), ())
 
     def _parse_slow(self, eid: bytes, fields: Mapping[bytes, bytes], lo: float,
                     hi: float) -> tuple | Failure:
@@ -265,7 +290,7 @@ class CallsHandler:
         """Run the apply script; return the ids no longer pending (nothing written then)."""
         groups, ttls = self._groups(self._tally(calls))
         index: dict[str, int] = {}
-        args: list[Any] = [self.group, b",".join(c[0] for c in calls), len(groups)]
+        args: list[Any] = [self.group, len(calls), *(c[0] for c in calls), len(groups)]
         for keys, fields in groups:
             args.append(len(keys))
             args += [index.setdefault(k, len(index) + 3) for k in keys]

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -99,7 +100,10 @@ class Consumer:
     stop: threading.Event = field(default_factory=threading.Event)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     on_error: Callable[[Exception], None] | None = None
+    read_ahead: bool = True
     _beat_at: float = field(default=-1e9, repr=False)
+    _ahead: Future | None = field(default=None, repr=False)
+    _reader: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     @property
     def group(self) -> str:
@@ -130,29 +134,49 @@ class Consumer:
                 if time.monotonic() - last_claim > max(1.0, self.claim_idle_ms / 4000):
                     self.claim_stale()
                     last_claim = time.monotonic()
-                self.step(self.block_ms)
+                self._step_ahead(self.block_ms)
                 self._heartbeat()
                 backoff = 0.1
             except REDIS_DOWN as exc:
                 # Redis restarted or the network blipped: wait and carry on with the same group.
                 log.warning("consumer %s: redis unavailable (%s), retrying", self.name, exc)
+                self._drop_ahead()
                 pending_done.clear()
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
             except Exception as exc:  # noqa: BLE001 - the loop must survive any handler bug
                 self.stats.errors += 1
                 log.exception("consumer %s: unexpected error", self.name)
+                self._drop_ahead()
+                pending_done.clear()
                 if self.on_error:
                     self.on_error(exc)
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+        self._finish_ahead()
         return self.stats
 
     def step(self, block_ms: int | None = 0) -> int:
         """Read and process at most one batch of new entries per stream; return how many."""
-        streams = {s: ">" for s in self.handler.streams()}
-        total = 0
+        total = sum(self.process(stream, entries) for stream, entries in self._read(block_ms))
+        if total == 0 and len(self.handler.streams()) > 1 and block_ms:
+            self.stop.wait(min(block_ms, 200) / 1000)  # several shards: no single BLOCK possible
+        return total
+
+    def drain(self) -> int:
+        """Process entries until the streams are empty (for tests and benchmarks)."""
+        self.ensure_groups()
+        done = 0
+        while n := self._step_ahead(None):
+            done += n
+        self._finish_ahead()
+        return done
+
+    def _read(self, block_ms: int | None) -> list[tuple[str, list[Entry]]]:
+        """Read one batch of new entries from each stream (BLOCK only when there is one)."""
+        streams = self.handler.streams()
         single = len(streams) == 1
+        out = []
         for stream in streams:
             resp = self.r.xreadgroup(
                 self.group,
@@ -161,22 +185,45 @@ class Consumer:
                 count=getattr(self.handler, "batch", None) or self.batch,
                 block=block_ms if single and block_ms else None,
             )
-            for _name, entries in resp or []:
-                total += self.process(stream, entries)
-        if total == 0 and not single and block_ms:
-            self.stop.wait(min(block_ms, 200) / 1000)  # several shards: no single BLOCK possible
-        return total
+            out.extend((stream, entries) for _name, entries in resp or [] if entries)
+        return out
 
-    def drain(self, max_batches: int = 1_000_000) -> int:
-        """Process entries until the streams are empty (for tests and benchmarks)."""
-        self.ensure_groups()
-        done = 0
-        for _ in range(max_batches):
-            n = self.step(None)
-            done += n
-            if n == 0:
-                break
-        return done
+    def _step_ahead(self, block_ms: int | None) -> int:
+        """Like step, but while a batch is handled the next one is already being read.
+
+        Handling is Python work and reading is Redis work, so on two cores they overlap; the
+        batches are still handled one at a time, in order, in this thread.
+        """
+        if not self.read_ahead:
+            return self.step(block_ms)
+        ahead, self._ahead = self._ahead, None
+        batches = ahead.result() if ahead is not None else self._read(block_ms)
+        if not batches:
+            if len(self.handler.streams()) > 1 and block_ms:
+                self.stop.wait(min(block_ms, 200) / 1000)
+            return 0  # idle: read afresh next time rather than hold a read open
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-{self.handler.name}")
+        self._ahead = self._reader.submit(self._read, 0 if block_ms else None)
+        return sum(self.process(stream, entries) for stream, entries in batches)
+
+    def _drop_ahead(self) -> None:
+        """Forget a batch read ahead (after an error); it stays pending for our own re-drain."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            wait([ahead])  # its read must land before the re-drain looks at what is pending
+
+    def _finish_ahead(self) -> None:
+        """Handle a batch read ahead before stopping, so nothing is left pending by us."""
+        ahead, self._ahead = self._ahead, None
+        try:
+            for stream, entries in ahead.result() if ahead is not None else []:
+                self.process(stream, entries)
+        except REDIS_DOWN:
+            pass  # still pending: this consumer's next start, or a claim, handles it
+        if self._reader is not None:
+            self._reader.shutdown(wait=True)
+            self._reader = None
 
     def process(self, stream: str, entries: list[Entry]) -> int:
         """Handle a batch, dead-letter failures, ack everything; isolate a poison entry."""

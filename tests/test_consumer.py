@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from streams.consumer import Consumer, Failure
 
@@ -112,3 +113,42 @@ def test_entries_are_not_dead_lettered_when_redis_drops_mid_batch(svc):
         c.drain()
     assert svc.r.xlen(svc.keys.deadletter("demo")) == 0
     assert svc.r.xpending(h.streams()[0], c.group)["pending"] == 1
+
+
+def test_the_next_batch_is_read_while_one_is_handled_and_batches_keep_their_order(svc):
+    stream = Recorder(svc.keys).streams()[0]
+    pending_seen: list[int] = []
+
+    class Watcher(Recorder):
+        def handle(self, entries, source):
+            if not pending_seen:  # first batch: wait until the second one is delivered to us
+                deadline = time.monotonic() + 2
+                while svc.r.xpending(stream, source.group)["pending"] < 4:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.01)
+                pending_seen.append(svc.r.xpending(stream, source.group)["pending"])
+            return super().handle(entries, source)
+
+    h = Watcher(svc.keys)
+    for b in "abcdefg":
+        svc.r.xadd(stream, {"body": b})
+    assert _consumer(svc, h, batch=2).drain() == 7
+    assert pending_seen == [4]  # its own 2 and the 2 read ahead
+    assert h.seen == list("abcdefg")
+
+
+def test_a_stopped_consumer_first_handles_the_batch_it_read_ahead(svc):
+    class StopAfterFirst(Recorder):
+        def handle(self, entries, source):
+            c.stop.set()
+            time.sleep(0.2)  # the read ahead lands meanwhile
+            return super().handle(entries, source)
+
+    h = StopAfterFirst(svc.keys)
+    for b in "abcd":
+        svc.r.xadd(h.streams()[0], {"body": b})
+    c = _consumer(svc, h, batch=2, block_ms=20)
+    c.run()
+    assert h.seen == list("abcd")
+    assert svc.r.xpending(h.streams()[0], c.group)["pending"] == 0
