@@ -4,7 +4,10 @@ Users live in Redis (keys.users(): name -> JSON with an argon2id hash and the ro
 department); a login creates a server-side session (keys.session(sha256(sid)), a TTL that each
 request slides, capped by SESSION_MAX_S) and the browser holds only the opaque random sid.
 Wall tokens (kiosks) are stored as SHA-256 like API keys and open a read-only wall session.
-Whether a Scope may open a page, call an API or export is decided in dashboard.access.
+Whether a Scope may open a page, call an API or export is decided in dashboard.auth_policy.
+Failed logins are counted per user and address, per address and per user (keys.login_failures,
+each counter expiring with its window), so neither one address trying many names nor one name
+tried from many addresses guesses without limit.
 """
 
 from __future__ import annotations
@@ -67,7 +70,8 @@ class AuthError(ValueError):
 
 
 class LockedOut(AuthError):
-    """Too many failed logins for this user from this address."""
+    """Too many failed logins for this user from this address, from this address, or for this
+    user; retry_after is the seconds until the (longest) lockout that applies expires."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed logins, retry in {retry_after} s")
@@ -120,17 +124,68 @@ def _user(svc, name: str) -> dict | None:  # noqa: ANN001
     return json.loads(raw) if raw else None
 
 
-def authenticate(svc, name: str, password: str, ip: str) -> Scope | None:  # noqa: ANN001
-    """Return the user's Scope if the password is right; count failures per user and address.
+def _failure_counters(svc, name: str, ip: str) -> list[tuple[str, int, int]]:  # noqa: ANN001
+    """Return (key, failures allowed, window s) of each counter a failed login adds to.
 
-    Raises LockedOut once LOGIN_MAX_FAILURES failures were counted within LOGIN_LOCKOUT_S, so
-    guessing a password costs a lockout per address (and no hash is computed meanwhile).
+    The user-and-address key is 'name|ip'; the address and user keys start with '#', which no
+    user's name can (NAME), so no user shares a count with an address (a login typed as '#ip'
+    only counts its own address twice). Names that cannot be a user's are not counted per
+    user (nobody to protect), unknown valid ones are: a lockout does not tell who exists.
     """
     s = svc.settings
-    key = svc.keys.login_failures(f"{(name or '')[:64]}|{ip}")
-    failures = int(svc.r.get(key) or 0)
-    if failures >= s.login_max_failures:
-        raise LockedOut(max(1, int(svc.r.ttl(key))))
+    k = svc.keys.login_failures
+    out = [(k(f"{(name or '')[:64]}|{ip}"), s.login_max_failures, s.login_lockout_s),
+           (k(f"#ip|{ip}"), s.login_ip_max_failures, s.login_ip_lockout_s)]
+    if NAME.fullmatch(name or ""):
+        out.append((k(f"#user|{name}"), s.login_user_max_failures, s.login_user_lockout_s))
+    return out
+
+
+def _check_lockout(svc, counters: list[tuple[str, int, int]]) -> None:  # noqa: ANN001
+    """Raise LockedOut if any counter reached its limit (one round trip)."""
+    pipe = svc.r.pipeline(transaction=True)
+    for key, _limit, _window in counters:
+        pipe.get(key)
+        pipe.ttl(key)
+    got = pipe.execute()
+    waits = []
+    for i, (key, limit, window) in enumerate(counters):
+        failures, ttl = int(got[2 * i] or 0), int(got[2 * i + 1])
+        if failures >= limit:
+            if ttl < 0:  # a counter without an expiry (an older version's crash): give it one
+                svc.r.expire(key, window)
+                ttl = window
+            waits.append(ttl)
+    if waits:
+        raise LockedOut(max(1, *waits))
+
+
+def _count_failure(svc, counters: list[tuple[str, int, int]]) -> None:  # noqa: ANN001
+    """Add a failed login to every counter; a counter's window starts at its first failure.
+
+    SET NX EX then INCR in one MULTI (all {auth} keys, one slot): never a counter without its
+    expiry, and INCR keeps the TTL (Redis 6.2 has no EXPIRE NX).
+    """
+    pipe = svc.r.pipeline(transaction=True)
+    for key, _limit, window in counters:
+        pipe.set(key, 0, ex=window, nx=True)
+        pipe.incr(key)
+    pipe.execute()
+
+
+def authenticate(svc, name: str, password: str, ip: str) -> Scope | None:  # noqa: ANN001
+    """Return the user's Scope if the password is right; count failures per user and address,
+    per address and per user.
+
+    Raises LockedOut while LOGIN_MAX_FAILURES failures of this user from this address were
+    counted within LOGIN_LOCKOUT_S, LOGIN_IP_MAX_FAILURES from this address (any name) within
+    LOGIN_IP_LOCKOUT_S, or LOGIN_USER_MAX_FAILURES of this user (any address) within
+    LOGIN_USER_LOCKOUT_S; no hash is computed meanwhile, the right password does not help.
+    A success clears only the user-and-address count: the address and user counts run out
+    with their windows (else one valid account would reset its address's count).
+    """
+    counters = _failure_counters(svc, name, ip)
+    _check_lockout(svc, counters)
     doc = _user(svc, name)
     ok = False
     if doc is not None:
@@ -141,10 +196,9 @@ def authenticate(svc, name: str, password: str, ip: str) -> Scope | None:  # noq
     else:
         _hasher.hash("timing")  # an unknown name costs as much as a wrong password
     if not ok:
-        if svc.r.incr(key) == 1:  # the window starts at the first failure (Redis 6.2: no NX)
-            svc.r.expire(key, s.login_lockout_s)
+        _count_failure(svc, counters)
         return None
-    svc.r.delete(key)
+    svc.r.delete(counters[0][0])
     if _hasher.check_needs_rehash(doc["hash"]):
         doc["hash"] = _hasher.hash(password)
         svc.r.hset(svc.keys.users(), name, json.dumps(doc))

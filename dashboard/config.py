@@ -83,6 +83,10 @@ class Settings:
     wall_session_ttl_s: int = 2592000  # seconds a kiosk (wall token) session lives without use
     login_max_failures: int = 5  # count: failed logins per user and IP before a lockout
     login_lockout_s: int = 900  # seconds failed logins are counted and a lockout lasts
+    login_ip_max_failures: int = 20  # count: failed logins from one IP, any user, before a lockout
+    login_ip_lockout_s: int = 900  # seconds an IP's failed logins are counted and a lockout lasts
+    login_user_max_failures: int = 10  # count: failed logins of one user, any IP, before a lockout
+    login_user_lockout_s: int = 900  # seconds a user's failures are counted and a lockout lasts
     kiosk_playlist: str = "/,/exchange,/people"  # comma-separated wall pages the kiosk rotates
     kiosk_interval_s: int = 60  # seconds each kiosk playlist page is shown
     extra: dict = field(default_factory=dict, compare=False)  # free-form overrides for tests

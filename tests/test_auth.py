@@ -3,13 +3,17 @@ callbacks, APIs and exports (403 beyond its scope); machine clients keep their o
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
+from types import SimpleNamespace
 
 import pytest
 from case_helpers import JUNLIANG_GRID, WANXIN_GRID, dispatcher, report, worker_of
 from redis.cluster import key_slot
 
 from dashboard import apikeys, auth
+from dashboard.clock import FakeClock
 from dashboard.keys import Keys
 from dashboard.services import build_services
 
@@ -115,6 +119,73 @@ def test_a_wrong_password_is_refused_and_repeated_failures_lock_the_user_out(app
     assert login(app, "wx", ip="10.0.0.2")[1].status_code == 302  # per user and address
 
 
+@pytest.fixture
+def throttled(auth_settings, clock, redis_client):
+    """Return auth services with small login limits (5 per user and address in 900 s, 3 per
+    address in 600 s, 4 per user in 300 s) and the users boss and wx."""
+    s = dataclasses.replace(auth_settings, login_max_failures=5, login_lockout_s=900,
+                            login_ip_max_failures=3, login_ip_lockout_s=600,
+                            login_user_max_failures=4, login_user_lockout_s=300)
+    svc = build_services(s, clock=clock, r=redis_client)
+    auth.add_user(svc, "boss", PASSWORD, "district")
+    auth.add_user(svc, "wx", PASSWORD, "street", street="wanxin")
+    return svc
+
+
+def test_failures_under_many_user_names_from_one_address_lock_that_address_out(throttled):
+    for name in ("admin", "root", "boss"):  # one guess each: no user and address near its limit
+        assert auth.authenticate(throttled, name, "wrong-password", "10.0.0.9") is None
+    with pytest.raises(auth.LockedOut) as locked:
+        auth.authenticate(throttled, "wx", PASSWORD, "10.0.0.9")  # even the right password
+    assert 590 <= locked.value.retry_after <= 600  # LOGIN_IP_LOCKOUT_S
+    assert auth.authenticate(throttled, "wx", PASSWORD, "10.0.0.8").role == "street"
+
+
+def test_failures_for_one_user_from_many_addresses_lock_that_user_out(throttled):
+    for i in range(4):  # one guess from each address
+        assert auth.authenticate(throttled, "boss", "wrong-password", f"10.0.1.{i}") is None
+    with pytest.raises(auth.LockedOut) as locked:
+        auth.authenticate(throttled, "boss", PASSWORD, "10.0.2.1")  # a fresh address
+    assert 290 <= locked.value.retry_after <= 300  # LOGIN_USER_LOCKOUT_S
+    assert auth.authenticate(throttled, "wx", PASSWORD, "10.0.2.1").role == "street"
+
+
+def test_a_user_lockout_does_not_tell_whether_the_user_exists(throttled):
+    for name in ("boss", "ghost"):
+        for i in range(4):
+            assert auth.authenticate(throttled, name, "wrong-password", f"10.0.{i}.1") is None
+    for name in ("boss", "ghost"):
+        with pytest.raises(auth.LockedOut):
+            auth.authenticate(throttled, name, "any-password", "10.0.9.9")
+
+
+def test_a_successful_login_does_not_reset_its_addresss_failures(throttled):
+    # else one valid account would let an address guess other users' passwords without end
+    for name in ("admin", "root"):
+        assert auth.authenticate(throttled, name, "wrong-password", "10.0.0.9") is None
+    assert auth.authenticate(throttled, "wx", PASSWORD, "10.0.0.9").role == "street"
+    assert auth.authenticate(throttled, "boss", "wrong-password", "10.0.0.9") is None
+    with pytest.raises(auth.LockedOut):
+        auth.authenticate(throttled, "wx", PASSWORD, "10.0.0.9")
+
+
+def test_login_lockouts_are_kept_only_in_counters_that_expire(throttled):
+    for ip in ("10.0.1.1", "10.0.1.1", "10.0.1.2", "10.0.1.2"):
+        auth.authenticate(throttled, "boss", "wrong-password", ip)  # boss: 4 = locked
+    auth.authenticate(throttled, "root", "wrong-password", "10.0.1.1")  # 10.0.1.1: 3 = locked
+    for name, ip in (("boss", "10.0.3.3"), ("wx", "10.0.1.1")):
+        with pytest.raises(auth.LockedOut):
+            auth.authenticate(throttled, name, PASSWORD, ip)
+    r = throttled.r
+    counters = list(r.scan_iter(match=throttled.keys.login_failures("*")))
+    assert counters and all(0 < r.ttl(k) <= 900 for k in counters), counters
+    for k in counters:
+        r.pexpire(k, 1)  # as if their windows had passed
+    time.sleep(0.05)
+    assert auth.authenticate(throttled, "boss", PASSWORD, "10.0.3.3").role == "district"
+    assert auth.authenticate(throttled, "wx", PASSWORD, "10.0.1.1").role == "street"
+
+
 def test_without_a_session_pages_redirect_to_the_login_and_apis_answer_401(app):
     c = app.server.test_client()
     resp = c.get("/street/wanxin", headers=HTML)
@@ -132,6 +203,44 @@ def test_an_expired_or_removed_users_session_ends(app):
     c2, _ = login(app, "boss")
     svc.r.delete(svc.keys.session(auth.digest(c2.get_cookie("gw_session").value)))  # expiry
     assert c2.get("/api/v1/me").status_code == 401
+
+
+def test_each_request_slides_a_sessions_expiry(app):
+    svc = app.server.extensions["gridwall"]
+    c, _ = login(app, "wx")
+    key = svc.keys.session(auth.digest(c.get_cookie("gw_session").value))
+    svc.r.expire(key, 60)  # as if the supervisor had been idle for all but a minute
+    assert c.get("/api/v1/me").status_code == 200
+    assert svc.r.ttl(key) > svc.settings.session_ttl_s - 60
+
+
+def test_each_request_slides_a_kiosk_sessions_expiry(app):
+    svc = app.server.extensions["gridwall"]
+    c = app.server.test_client()
+    c.get(f"/?wall={auth.create_wall_token(svc, 'hall')}", headers=HTML)
+    key = svc.keys.session(auth.digest(c.get_cookie("gw_session").value))
+    svc.r.expire(key, 60)
+    assert c.get("/api/v1/wall/basemap").status_code == 200
+    assert svc.r.ttl(key) > svc.settings.wall_session_ttl_s - 60
+
+
+def test_a_session_ends_session_max_s_after_login_however_active(app, monkeypatch):
+    svc = app.server.extensions["gridwall"]
+    s = svc.settings
+    wall = FakeClock(time.time())  # sessions are dated by wall time (auth.time), not svc.clock
+    monkeypatch.setattr(auth, "time", SimpleNamespace(time=wall.now))
+    login_at = wall.now()
+    c, _ = login(app, "boss")
+    key = svc.keys.session(auth.digest(c.get_cookie("gw_session").value))
+    step = s.session_ttl_s - 60  # a request before each sliding expiry keeps it alive...
+    while wall.now() + step < login_at + s.session_max_s:
+        wall.advance(step)
+        assert c.get("/api/v1/me").status_code == 200
+    wall.set(login_at + s.session_max_s - 5)
+    assert c.get("/api/v1/me").status_code == 200
+    wall.advance(10)  # ...until SESSION_MAX_S after the login
+    assert c.get("/api/v1/me").status_code == 401
+    assert not svc.r.exists(key)
 
 
 def test_the_login_form_and_logout_need_their_csrf_token(app):
