@@ -68,7 +68,7 @@ def lookup(svc, key: str | None) -> Principal | None:  # noqa: ANN001
     if not key or len(key) > 200:
         return None
     env = [k.strip() for k in svc.settings.open311_api_keys.split(",") if k.strip()]
-    if any(secrets.compare_digest(key, k) for k in env):
+    if any(secrets.compare_digest(key.encode(), k.encode()) for k in env):  # str: ASCII only
         return Principal("OPEN311_API_KEYS", "open311")
     raw = svc.r.hget(svc.keys.apikeys(), digest(key))
     if raw is None:

@@ -168,7 +168,11 @@ class Anomaly:
 
 def anomalies(a: Analysis, workers: list[str], rules: AssessmentRules, day: str,
               tz: ZoneInfo, now: float) -> list[Anomaly]:
-    """Return the anomalies of a day's analysis as of now (ids are stable: re-runs dedupe)."""
+    """Return the anomalies of a day's analysis as of now (ids are stable: re-runs dedupe).
+
+    No patrol by a cut-off is raised for every worker short of patrols, also (detail
+    ``offline``) for one without a single fix before the cut-off: a phone off all morning.
+    """
     out: list[Anomaly] = []
     for k, cutoff in enumerate(rules.cutoffs, 1):
         at = at_local(day, cutoff, tz)
@@ -178,11 +182,14 @@ def anomalies(a: Analysis, workers: list[str], rules: AssessmentRules, day: str,
         for wi, _start, end, _cov in a.patrol_list:
             if end <= at:
                 done_by[wi] += 1
-        on_duty = (a.first_fix > 0) & (a.first_fix < at)  # silent workers: see online time
-        for wi in np.flatnonzero(on_duty & (done_by < k)):
+        # a phone off all morning (no fix at all before the cut-off) is the worst case: say so
+        offline = (a.first_fix <= 0) | (a.first_fix >= at)
+        for wi in np.flatnonzero(done_by < k):
+            detail = {"cutoff": cutoff, "required": k, "done": int(done_by[wi])}
+            if offline[wi]:
+                detail["offline"] = True
             out.append(Anomaly(f"{day}:{workers[wi]}:no_patrol:{k}", workers[wi], "no_patrol",
-                               at, detail={"cutoff": cutoff, "required": k,
-                                           "done": int(done_by[wi])}))
+                               at, detail=detail))
     for wi, start, end in a.outside:
         out.append(Anomaly(f"{day}:{workers[wi]}:outside:{int(start)}", workers[wi], "outside",
                            start, end, {"minutes": round((end - start) / 60)}))

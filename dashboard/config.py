@@ -69,7 +69,7 @@ class Settings:
     exchange_admin_keys: str = ""  # comma-separated admin API keys for POST /api/v1/approvals
     exchange_gateway_keys: str = ""  # comma-separated keys POST /api/v1/calls needs; empty = open
     sim_calls_per_day: int = 2000  # count: simulated interface calls on a workday (weekends 15 %)
-    people_admin_keys: str = ""  # comma-separated X-Api-Key values for volunteer points, rule runs
+    people_admin_keys: str = ""  # comma-separated keys: volunteer points, rule runs, tasks done
     assess_interval_s: int = 300  # seconds between assessments of today (scores, anomalies)
     jobs_nice: int = 10  # niceness added to the jobs process (0-19): it yields CPU to ingest
     people_case_sync_s: int = 60  # seconds between reads of recent cases into counts and points

@@ -1,9 +1,11 @@
 """The people API: service tasks, worker assessment, party-member points, resident search.
 
 Residents' personal data is always masked here (login and authorised drill-down pages
-come later).  Recording volunteer points and running the service rules on demand need an
-``X-Api-Key`` listed in PEOPLE_ADMIN_KEYS; completing a task is the worker's phone's call,
-open like the GPS ingest.
+come later).  Recording volunteer points and running the service rules on demand need a
+key listed in PEOPLE_ADMIN_KEYS.  Completing a task is the worker's phone's call: it needs
+the phones' Open311 API key (issued by ``python app.py apikey create`` or listed in
+OPEN311_API_KEYS, checked by dashboard.apikeys) or a PEOPLE_ADMIN_KEYS key, and names the
+task's worker.  Keys come as the ``X-Api-Key`` header or ``api_key`` in the body.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from functools import wraps
 import redis
 from flask import Blueprint, current_app, jsonify, request
 
+from dashboard import apikeys
 from dashboard import people_queries as q
 from dashboard.points import PointsError
 from dashboard.services import Services
@@ -49,17 +52,55 @@ def storage(fn):
     return wrapper
 
 
-def _admin() -> tuple[int, str] | None:
-    """Return (status, reason) unless the request carries a PEOPLE_ADMIN_KEYS key (X-Api-Key
-    header, or api_key in the JSON body as the simulator sends it)."""
-    allowed = [k.strip() for k in services().settings.people_admin_keys.split(",") if k.strip()]
-    if not allowed:
-        return 403, "disabled: no PEOPLE_ADMIN_KEYS configured"
-    given = request.headers.get("X-Api-Key") or str(_body().get("api_key") or "")
+def _given_key() -> str:
+    """Return the key of the request: the X-Api-Key header, or api_key in the body (as the
+    simulator sends it); empty if none."""
+    return request.headers.get("X-Api-Key") or str(_body().get("api_key") or "")
+
+
+def _admin_keys() -> list[str]:
+    return [k.strip() for k in services().settings.people_admin_keys.split(",") if k.strip()]
+
+
+def _admin_key(given: str) -> str | None:
+    """Return the PEOPLE_ADMIN_KEYS key that given is, None if it is none of them."""
+    for k in _admin_keys():
+        if secrets.compare_digest(given.encode(), k.encode()):
+            return k
+    return None
+
+
+def recorder(key: str) -> str:
+    """Return who a PEOPLE_ADMIN_KEYS key records as (the keys are bare strings: its tail)."""
+    return f"admin key …{key[-4:]}"
+
+
+def _admin() -> tuple[tuple[int, str] | None, str]:
+    """Return ((status, reason), "") unless the request carries a PEOPLE_ADMIN_KEYS key; else
+    (None, who recorded it)."""
+    if not _admin_keys():
+        return (403, "disabled: no PEOPLE_ADMIN_KEYS configured"), ""
+    given = _given_key()
     if not given:
-        return 401, "missing X-Api-Key"
-    if not any(secrets.compare_digest(given, k) for k in allowed):
-        return 403, "X-Api-Key is not a people administrator key"
+        return (401, "missing X-Api-Key"), ""
+    key = _admin_key(given)
+    if key is None:
+        return (403, "X-Api-Key is not a people administrator key"), ""
+    return None, recorder(key)
+
+
+def _phone_or_admin() -> tuple[int, str] | None:
+    """Return (status, reason) unless the request carries an Open311 key (the phones') or a
+    PEOPLE_ADMIN_KEYS key (a supervisor's)."""
+    given = _given_key()
+    if not given:
+        return 401, "missing X-Api-Key (the phones' Open311 key or a people administrator key)"
+    if _admin_key(given) is not None:
+        return None
+    # keys are ASCII; apikeys.lookup cannot compare other text (TypeError)
+    who = apikeys.lookup(services(), given) if given.isascii() else None
+    if who is None or who.role not in ("open311", "supervisor"):
+        return 403, "X-Api-Key is neither an Open311 key nor a people administrator key"
     return None
 
 
@@ -85,14 +126,20 @@ def _known_worker(wid: str):
 @bp.post("/tasks/<task_id>/done")
 @storage
 def task_done(task_id: str):
-    """Mark a service task done: {"worker": id (optional, must be the task's), "note": text}."""
+    """Mark a service task done: {"worker": id (the task's), "note": text, "api_key"?}; needs
+    the phones' Open311 key or a PEOPLE_ADMIN_KEYS key."""
     from streams.people import TaskError, complete_task
 
+    if (denied := _phone_or_admin()) is not None:
+        return _error(*denied)
     svc = services()
     body = _body()
+    worker = str(body.get("worker") or "")
+    if not worker:
+        return _error(400, "worker is required (the id of the task's worker)")
     try:
-        task, now_done = complete_task(svc, task_id, str(body.get("worker") or ""),
-                                       str(body.get("note") or ""), svc.clock.now())
+        task, now_done = complete_task(svc, task_id, worker, str(body.get("note") or ""),
+                                       svc.clock.now())
     except TaskError as exc:
         return _error(exc.status, str(exc))
     return jsonify({"task": q.task_json(svc, task), "done_now": now_done})
@@ -207,10 +254,12 @@ def member_points(mid: str):
 @bp.post("/points/volunteer")
 @storage
 def volunteer():
-    """Record a volunteer activity: {"member", "activity", "points"?, "ref"?, "by"?}."""
+    """Record a volunteer activity: {"member", "activity", "points"?, "ref"?, "by"?}.  Who
+    recorded it is the admin key; the body's "by" is kept only as a note."""
     from streams.people import TaskError, record_volunteer
 
-    if (denied := _admin()) is not None:
+    denied, by = _admin()
+    if denied is not None:
         return _error(*denied)
     svc = services()
     body = _body()
@@ -219,9 +268,9 @@ def volunteer():
         return _error(400, "member and activity are required")
     try:
         points = int(body["points"]) if body.get("points") is not None else None
-        ok, out = record_volunteer(svc, member, activity[:200], points,
-                                   str(body.get("by") or "supervisor"),
-                                   str(body.get("ref") or ""), svc.clock.now())
+        ok, out = record_volunteer(svc, member, activity[:200], points, by,
+                                   str(body.get("ref") or ""), svc.clock.now(),
+                                   note=str(body.get("by") or "").strip())
     except (TypeError, ValueError, PointsError) as exc:
         return _error(400 if not isinstance(exc, TaskError) else exc.status, str(exc))
     return jsonify(out | {"awarded": ok}), (201 if ok else 200)
@@ -234,7 +283,8 @@ def run_rules():
     """Run the proactive service rules now (idempotent); returns the run's summary."""
     from streams.people import run_service_rules
 
-    if (denied := _admin()) is not None:
+    denied, _ = _admin()
+    if denied is not None:
         return _error(*denied)
     svc = services()
     return jsonify(run_service_rules(svc, svc.clock.now()))

@@ -266,17 +266,15 @@ def stamped(producer):  # noqa: ANN001, ANN201
 
 # ---- the /people wall ----------------------------------------------------------------------------
 def wall_kpis(svc: Services) -> dict:
-    """Return the KPI strip of the people wall."""
+    """Return the KPI strip of the people wall (pushed every few seconds: small reads only)."""
     day = _today(svc)
     t = task_counts(svc, day)["total"]
     raw = svc.r.hget(svc.keys.people_jobs(), f"assess.{day}")
     summary = orjson.loads(raw) if raw else {}
-    pts = svc.r.zrange(svc.keys.points_board(day[:6]), 0, -1, withscores=True)
     return {"pushed": t["pushed"], "done": t["done"], "overdue": t["overdue"],
             "open": t["open"], "double_patrol": summary.get("double_patrol"),
             "workers": len(svc.district.workers), "mean_score": summary.get("mean_score"),
-            "anomalies": svc.r.hlen(svc.keys.anomalies(day)),
-            "month_points": int(sum(s for _, s in pts))}
+            "anomalies": svc.r.hlen(svc.keys.anomalies(day))}
 
 
 def points_by_rule(svc: Services, period: str = "") -> list[dict]:

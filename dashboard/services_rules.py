@@ -8,7 +8,9 @@ kinds:
   most ``past_days`` ago).  Occasion: that birthday (29 February -> 28 February).
 - ``date_window``: the date in ``column`` is at most ``ahead_days`` away, or at most
   ``past_days`` ago (``null`` = however long ago).  Occasion: that date.
-- ``not_visited``: ``last_visit + every_days`` has come.  Occasion: that day.
+- ``not_visited``: ``last_visit + every_days`` has come, or there is no ``last_visit``
+  (never visited).  Occasion: that day; for the never visited, the run day (the task run
+  pushes it once: it skips a resident who already has an open task of the rule).
 
 Optional filters: ``min_age`` (years on the day) and ``where`` (column -> required value).
 The due date is ``occasion + due_days`` but never before ``day + min_lead_days``.
@@ -122,9 +124,9 @@ def _occasions(df: pd.DataFrame, rule: ServiceRule, day: np.datetime64) -> tuple
         occ = birthday(df["birth"].to_numpy(), rule.age)
     elif rule.kind == "date_window":
         occ = df[rule.column].to_numpy().astype("datetime64[D]")
-    else:
-        occ = df["last_visit"].to_numpy().astype("datetime64[D]") + np.timedelta64(
-            rule.every_days, "D")
+    else:  # never visited (no date): due from today
+        last = df["last_visit"].to_numpy().astype("datetime64[D]")
+        occ = np.where(np.isnat(last), day, last + np.timedelta64(rule.every_days, "D"))
     delta = (occ - day).astype("timedelta64[D]").astype("float64")  # NaT -> nan
     delta[np.isnat(occ)] = np.nan
     if rule.kind == "not_visited":

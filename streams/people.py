@@ -97,6 +97,7 @@ def assess_day(svc: Services, day: str, now: float, final: bool = False) -> dict
     ranks: dict[str, dict[str, float]] = {}
     found: list = []
     doubles: list[tuple[str, float]] = []
+    heard = False  # any fix of any worker that day
     for start in range(0, len(workers), CHUNK):
         part = workers[start:start + CHUNK]
         wids = [w.id for w in part]
@@ -130,6 +131,9 @@ def assess_day(svc: Services, day: str, now: float, final: bool = False) -> dict
                 second = plist[i][rules.patrols_per_day - 1][1]
                 doubles.append((w.id, float(second)))
         found += anomalies(a, wids, rules, day, tz, now)
+        heard |= bool((a.first_fix > 0).any())
+    if not heard:  # not one fix in the district: the ingest was down, not every phone
+        found = [an for an in found if not an.detail.get("offline")]
     pipe = svc.r.pipeline(transaction=False)
     if docs:
         pipe.hset(svc.keys.assessment(day), mapping=docs)
@@ -215,6 +219,21 @@ def _due_ts(dates: np.ndarray, tz) -> np.ndarray:  # noqa: ANN001
     return ends[inv] if len(uniq) else np.zeros(0)
 
 
+def _busy(svc: Services, c: pd.DataFrame) -> np.ndarray:
+    """Return which candidates' resident already has another open task of the rule: one open
+    task per rule and resident, also when the occasion moves (the never visited are due on
+    every run day until a visit is done)."""
+    if not len(c):
+        return np.zeros(0, bool)
+    pipe = svc.r.pipeline(transaction=False)
+    rules = list(c["rule"].unique())
+    for rule in rules:
+        pipe.zrange(svc.keys.tasks_open(rule), 0, -1)
+    open_ids = {x.decode() for ids in pipe.execute() for x in ids}
+    busy = {i.rsplit(".", 1)[0] for i in open_ids}  # rule.rid (rule codes have no ".")
+    return ((c["rule"] + "." + c["rid"]).isin(busy) & ~c["id"].isin(open_ids)).to_numpy()
+
+
 def run_service_rules(svc: Services, now: float) -> dict:
     """Evaluate the service rules for today and push new tasks to the grid workers."""
     t0 = time.perf_counter()
@@ -229,6 +248,7 @@ def run_service_rules(svc: Services, now: float) -> dict:
     c["station"] = c["grid"].map({g.code: g.station for g in d.grids})
     c["street"] = c["grid"].map({g.code: g.street for g in d.grids})
     c["id"] = task_ids(c) if len(c) else pd.Series([], dtype=object)
+    c = c[~_busy(svc, c)]
     occ = pd.DatetimeIndex(c["occasion"]).strftime("%Y-%m-%d")
     due = _due_ts(c["due"].to_numpy().astype("datetime64[D]"), svc.days.tz)
     rows = list(zip(c["id"], c["rule"], c["rid"], c["worker"], c["grid"], c["station"],
@@ -260,15 +280,17 @@ class TaskError(ValueError):
 
 def complete_task(svc: Services, task_id: str, worker: str, note: str,
                   now: float) -> tuple[Task, bool]:
-    """Mark a task done by its worker; return the task and whether it was done just now."""
+    """Mark a task done by its worker (who must be named); return the task and whether it was
+    done just now."""
     ctx = people(svc)
     task = ctx.tasks.get(task_id)
     if task is None:
         raise TaskError(404, f"unknown task: {task_id[:80]}")
-    if worker and worker != task.worker:
-        raise TaskError(403, "this task belongs to another worker")
+    if worker != task.worker:
+        raise TaskError(403, "this task belongs to another worker" if worker else
+                        "name the task's worker")
     day = svc.days.day(now)
-    done = ctx.tasks.complete(task, now, day, worker or task.worker, note[:500],
+    done = ctx.tasks.complete(task, now, day, worker, note[:500],
                               svc.settings.task_retention_days * 86400)
     if done:
         rule = ctx.rule(task.rule)
@@ -283,8 +305,10 @@ def complete_task(svc: Services, task_id: str, worker: str, note: str,
 
 
 def record_volunteer(svc: Services, member_id: str, activity: str, points: int | None,
-                     by: str, ref: str, now: float) -> tuple[bool, dict]:
-    """Award volunteer points recorded by a supervisor; ref (or the activity and day) dedupes."""
+                     by: str, ref: str, now: float, note: str = "") -> tuple[bool, dict]:
+    """Award volunteer points recorded by a supervisor (by: who, from their key, not from what
+    the request says); ref (or the activity and day) dedupes.  The award's note is the
+    activity, then the recorder's own note if any."""
     ctx = people(svc)
     member = ctx.member(member_id)
     if member is None:
@@ -294,7 +318,7 @@ def record_volunteer(svc: Services, member_id: str, activity: str, points: int |
     ref = ref or hashlib.sha256(f"{activity}|{svc.days.day(now)}".encode()).hexdigest()[:12]
     ref = f"{member_id}:{ref}"
     ok = ctx.ledger.award(member, "volunteer", ref, now, ctx.month(now), points,
-                          note=activity, by=by)
+                          note=f"{activity} · {note}" if note else activity, by=by)
     if ok:
         _publish(svc, {"ev": "points", "member": member_id})
     return ok, {"award": f"volunteer:{ref}", "member": member_id}

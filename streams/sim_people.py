@@ -2,16 +2,18 @@
 Actor protocol: step(now) -> [Post]).
 
 TaskDoers: grid workers complete most of their service tasks some hours after they are
-pushed (a share never, so they go overdue), through ``POST /api/v1/tasks/<id>/done``; with
-a PEOPLE_ADMIN_KEYS key, station leaders also record volunteer activities of resident
-party members through ``POST /api/v1/points/volunteer``.  It reads the open tasks from
-Redis, as the case desks read their queues.  Wire it with
-``sim.actors += people_actors(svc)``.
+pushed (a share never, so they go overdue), through ``POST /api/v1/tasks/<id>/done`` with
+their phones' Open311 API key (or, lacking one, the PEOPLE_ADMIN_KEYS key); with a
+PEOPLE_ADMIN_KEYS key, station leaders also record volunteer activities of resident party
+members through ``POST /api/v1/points/volunteer``.  It reads the open tasks from Redis, as
+the case desks read their queues.  Wire it with
+``sim.actors += people_actors(svc, open311_key)``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import random
 
@@ -28,6 +30,7 @@ VOLUNTEERS_PER_DAY = 40.0  # volunteer activities recorded per simulated day
 ACTIVE_PER_STATION = 3  # resident party members per station who volunteer regularly
 ACTIVITIES = ("社区环境清扫", "独居老人陪护", "文明劝导", "垃圾分类宣传", "防汛巡查", "义务理发",
               "法律咨询进社区", "关爱留守儿童", "献血志愿服务", "反诈宣传")
+log = logging.getLogger("gridwall.sim")
 NOTES = ("已上门服务", "已电话联系并上门", "已协助办理", "居民不在家,已约定时间再访后完成")
 
 
@@ -42,8 +45,9 @@ class TaskDoers:
 
     def __init__(self, svc: Services, seed: int = 1, admin_key: str = "",
                  done_share: float = DONE_SHARE, mean_delay_h: float = MEAN_DELAY_H,
-                 volunteers_per_day: float = VOLUNTEERS_PER_DAY) -> None:
+                 volunteers_per_day: float = VOLUNTEERS_PER_DAY, phone_key: str = "") -> None:
         self.svc, self.seed, self.key = svc, seed, admin_key
+        self.phone_key = phone_key or admin_key  # what completes tasks; none: no completions
         self.done_share, self.mean_delay_s = done_share, mean_delay_h * 3600
         self.vol_rate = volunteers_per_day / 86400.0
         self.rng = random.Random(f"people-{seed}")
@@ -57,7 +61,7 @@ class TaskDoers:
         if self.last is not None and now - self.last < LOOK_EVERY_S:
             return []
         since, self.last = self.last, now
-        out = self._completions(now)
+        out = self._completions(now) if self.phone_key else []
         if self.key and since is not None:
             out += self._volunteers(now - since)
         return out
@@ -78,8 +82,8 @@ class TaskDoers:
                 continue
             self.posted[tid] = now
             note = NOTES[int(_u(tid, "note") * len(NOTES))]
-            out.append(Post(f"/api/v1/tasks/{tid}/done", {"worker": worker.decode(),
-                                                           "note": note}))
+            out.append(Post(f"/api/v1/tasks/{tid}/done", {
+                "api_key": self.phone_key, "worker": worker.decode(), "note": note}))
             if len(out) >= MAX_POSTS:
                 break
         if len(self.posted) > 100000:
@@ -108,7 +112,13 @@ class TaskDoers:
         return out
 
 
-def people_actors(svc: Services, seed: int = 1) -> list:
-    """Return the people actors for a simulator (volunteers only with a PEOPLE_ADMIN_KEYS key)."""
+def people_actors(svc: Services, open311_key: str = "", seed: int = 1) -> list:
+    """Return the people actors for a simulator: tasks are completed with the phones' Open311
+    key (else the PEOPLE_ADMIN_KEYS key), volunteers recorded only with a PEOPLE_ADMIN_KEYS
+    key."""
     keys = [k.strip() for k in svc.settings.people_admin_keys.split(",") if k.strip()]
-    return [TaskDoers(svc, seed, keys[0] if keys else "")]
+    admin = keys[0] if keys else ""
+    if not (open311_key or admin):
+        log.warning("no OPEN311_API_KEYS or PEOPLE_ADMIN_KEYS key: simulated workers will not "
+                    "complete service tasks")
+    return [TaskDoers(svc, seed, admin, phone_key=open311_key)]

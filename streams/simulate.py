@@ -427,7 +427,7 @@ def run_simulator(svc: object, base_url: str, stop: threading.Event) -> None:
     sim.actors.append(call_actor(svc))
     from streams.sim_people import people_actors  # service tasks done, volunteer records
 
-    sim.actors += people_actors(svc)
+    sim.actors += people_actors(svc, s.open311_api_keys.split(",")[0].strip())
     log.info("simulating %d workers (%s schedule) against %s", len(sim.gps.walkers),
              s.sim_schedule, base_url)
     sim.run(base_url, stop)

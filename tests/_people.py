@@ -93,3 +93,15 @@ def put_track(svc, wid: str, points: list[tuple[float, float, float]]) -> None: 
         svc.r.append(svc.keys.gps_track(shard, d, wid), bytes(blob))
         svc.r.sadd(svc.keys.gps_track_index(shard, d), wid)
         svc.r.sadd(svc.keys.gps_days(shard), d)
+
+
+def stand(t0: float, lat: float, lon: float, minutes: float, east_m: float = 0.0,
+          every: float = 30.0) -> list[tuple[float, float, float]]:
+    """Return fixes of someone standing (3 m of GPS jitter) east_m metres east of a point."""
+    import math
+
+    from dashboard.patrols import M_PER_DEG
+
+    kx = M_PER_DEG * math.cos(math.radians(lat))
+    return [(t0 + every * i, lat + 3 * math.cos(i) / M_PER_DEG,
+             lon + (east_m + 3 * math.sin(i)) / kx) for i in range(int(minutes * 60 / every))]

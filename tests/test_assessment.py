@@ -22,7 +22,7 @@ from dashboard.assessment import (
 from dashboard.config import ROOT
 from dashboard.patrols import Analysis
 from streams.people import assess_day
-from tests._people import cover_walk, put_track
+from tests._people import cover_walk, put_track, stand
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = "20260529"
@@ -111,9 +111,19 @@ def test_the_second_cutoff_needs_two_patrols():
     assert [(x.detail["required"], x.detail["done"]) for x in found] == [(2, 1)]
 
 
-def test_a_worker_without_any_fix_before_the_cutoff_is_not_flagged_for_patrols():
-    a = analysis(1, first=[0.0])
-    assert anomalies(a, ["W1"], RULES, DAY, TZ, at("18:00")) == []
+def test_a_worker_without_any_fix_is_flagged_at_each_cutoff_as_offline():
+    a = analysis(1, first=[0.0])  # the phone was off all day: the worst case
+    found = anomalies(a, ["W1"], RULES, DAY, TZ, at("18:00"))
+    assert [(x.kind, x.id) for x in found] == [("no_patrol", f"{DAY}:W1:no_patrol:1"),
+                                               ("no_patrol", f"{DAY}:W1:no_patrol:2")]
+    assert found[0].detail == {"cutoff": "11:30", "required": 1, "done": 0, "offline": True}
+
+
+def test_a_phone_off_all_morning_is_flagged_offline_by_the_first_cutoff_only():
+    a = analysis(1, first=[at("12:10")])
+    found = anomalies(a, ["W1"], RULES, DAY, TZ, at("18:00"))
+    assert [(x.detail["required"], x.detail.get("offline", False)) for x in found] == [
+        (1, True), (2, False)]
 
 
 def test_outside_still_and_impossible_anomalies_carry_their_times():
@@ -167,10 +177,36 @@ def test_a_rerun_raises_each_anomaly_once(day_of_tracks):
     svc = day_of_tracks
     first = assess_day(svc, DAY, at("18:30"))
     again = assess_day(svc, DAY, at("18:35"))
-    assert first["anomalies"] == 1  # W_OTHER: one patrol by 17:30
+    silent = len(svc.district.workers) - 2  # no fix all day: no patrol by either cut-off
+    assert first["anomalies"] == 1 + 2 * silent  # W_OTHER: one patrol by 17:30
     assert again["anomalies"] == 0
-    [raw] = svc.r.hvals(svc.keys.anomalies(DAY))
-    assert json.loads(raw)["worker"] == W_OTHER
+    assert svc.r.hlen(svc.keys.anomalies(DAY)) == 1 + 2 * silent
+    ours = [json.loads(v) for v in svc.r.hvals(svc.keys.anomalies(DAY))
+            if json.loads(v)["worker"] in (W_PARTY, W_OTHER)]
+    assert [(a["worker"], a["detail"]) for a in ours] == [
+        (W_OTHER, {"cutoff": "17:30", "required": 2, "done": 1})]
+
+
+def test_a_worker_whose_phone_stayed_off_is_on_the_walls_anomaly_feed(day_of_tracks, clock):
+    from dashboard.people_queries import wall_anomalies
+
+    svc = day_of_tracks
+    silent = "W0002"  # same station, no fix all day
+    assert not svc.r.exists(svc.keys.gps_track(svc.keys.gps_shard(silent), DAY, silent))
+    clock.set(at("11:40"))
+    assess_day(svc, DAY, clock.now())
+    raw = svc.r.hget(svc.keys.anomalies(DAY), f"{DAY}:{silent}:no_patrol:1")
+    assert json.loads(raw)["detail"] == {"cutoff": "11:30", "required": 1, "done": 0,
+                                         "offline": True}
+    feed = wall_anomalies(svc)
+    assert feed["counts"]["no_patrol"] == len(svc.district.workers) - 2
+    assert len(feed["items"]) == 8  # the wall shows the newest eight
+    assert all(x["kind"] == "no_patrol" and x["detail"]["offline"] for x in feed["items"])
+
+
+def test_a_day_without_any_fix_in_the_district_flags_nobody_offline(svc):
+    # nobody's phone reached us: the ingest was down (or not yet running), not the workers
+    assert assess_day(svc, DAY, at("18:30"))["anomalies"] == 0
 
 
 def test_two_patrols_earn_a_party_member_the_double_patrol_points(day_of_tracks):
@@ -185,6 +221,65 @@ def test_a_jump_out_and_straight_back_is_one_anomaly():
     a = analysis(1, jumps=[(0, at("10:00"), 5000, 900.0), (0, at("10:00") + 10, 5000, 500.0)])
     found = anomalies(a, ["W1"], RULES, DAY, TZ, at("10:10"))
     assert [x.kind for x in found] == ["impossible"]
+
+
+# ---- deviant days through the assessment job, Redis and the wall's feed ------------------------
+def _outside(svc, wid: str) -> list:
+    """A patrol, then fifty minutes 700 m east of the grid, then another patrol."""
+    ring = svc.district.grid(svc.district.worker(wid).grid).ring
+    walk = cover_walk(ring, at("08:10"))
+    t, la, lo = walk[-1]
+    away = stand(t + 180, la, lo, 50, east_m=700)
+    return walk + away + cover_walk(ring, away[-1][0] + 600)  # back at a walking pace
+
+
+def _still(svc, wid: str) -> list:
+    """A patrol with thirteen minutes standing still in its middle."""
+    ring = svc.district.grid(svc.district.worker(wid).grid).ring
+    walk = cover_walk(ring, at("08:20"))
+    half = len(walk) // 2
+    t, la, lo = walk[half]
+    return (walk[:half] + stand(t + 30, la, lo, 12.5)
+            + [(tt + 13 * 60, a, b) for tt, a, b in walk[half + 1:]])
+
+
+def _impossible(svc, wid: str) -> list:
+    """A patrol with a 900 m jump out and straight back two seconds later."""
+    ring = svc.district.grid(svc.district.worker(wid).grid).ring
+    walk = cover_walk(ring, at("08:40"))
+    t, la, lo = walk[40]
+    return walk[:40] + [(t + 2, la + 0.008, lo)] + [(tt + 4, a, b) for tt, a, b in walk[40:]]
+
+
+@pytest.mark.parametrize(("kind", "track"), [("outside", _outside), ("still", _still),
+                                             ("impossible", _impossible)])
+def test_a_deviant_track_is_stored_and_reaches_the_walls_anomaly_feed(svc, clock, kind, track):
+    from dashboard.people_queries import wall_anomalies, worker_assessment
+
+    wid = "W0003"
+    put_track(svc, wid, track(svc, wid))
+    clock.set(at("11:20"))  # before the first cut-off: no patrol anomalies yet
+    out = assess_day(svc, DAY, clock.now())
+    assert out["anomalies"] == 1
+    [(key, raw)] = svc.r.hgetall(svc.keys.anomalies(DAY)).items()
+    stored = json.loads(raw)
+    assert key.decode() == stored["id"] and key.decode().startswith(f"{DAY}:{wid}:{kind}:")
+    assert (stored["worker"], stored["kind"]) == (wid, kind)
+    assert at("08:00") < stored["at"] < at("11:20")
+    if kind == "impossible":
+        assert stored["detail"]["metres"] > 800 and stored["detail"]["mps"] > 15
+    else:
+        assert stored["until"] > stored["at"]
+        assert stored["detail"]["minutes"] >= (30 if kind == "outside" else 10)
+    assert svc.r.zscore(svc.keys.anomaly_feed(DAY), stored["id"]) == stored["at"]
+    feed = wall_anomalies(svc)
+    assert feed["counts"] == {k: int(k == kind) for k in
+                              ("no_patrol", "outside", "still", "impossible")}
+    [item] = feed["items"]
+    assert item["id"] == stored["id"] and item["name"] == svc.district.worker(wid).name
+    assert item["grid"] == svc.district.worker(wid).grid and item["grid_name"]
+    assert worker_assessment(svc, wid, DAY)["anomalies"] == [stored]
+    assert assess_day(svc, DAY, clock.now() + 300)["anomalies"] == 0  # raised once
 
 
 # ---- the periodic driver --------------------------------------------------------------------

@@ -110,6 +110,14 @@ def test_keys_from_the_environment_are_accepted(svc, settings):
     assert resp.status_code == 200
 
 
+def test_a_non_ascii_key_is_refused_with_403_not_a_server_error(svc, settings):
+    import dataclasses
+
+    svc.settings = dataclasses.replace(settings, open311_api_keys="k-one")
+    resp = post(app_client(svc), "钥匙", svc)
+    assert resp.status_code == 403
+
+
 def test_the_reporter_of_a_likely_duplicate_is_told_which_case(client, key, svc):
     first = post(client, key, svc).get_json()[0]["service_request_id"]
     dispatcher(svc).drain()

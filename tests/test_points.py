@@ -104,6 +104,36 @@ def test_volunteer_points_need_a_known_party_member(svc, clock, residents):
     assert err.value.status == 404
 
 
+def test_the_recorders_own_words_are_kept_as_a_note_not_as_who(svc, clock, residents):
+    record_volunteer(svc, "R1", "社区清扫", 5, "admin key …1234", "", clock.now(),
+                     note="区委书记")
+    [a] = member_points(svc, "R1")["awards"]
+    assert (a["by"], a["note"]) == ("admin key …1234", "社区清扫 · 区委书记")
+
+
+# ---- the wall's KPI strip ------------------------------------------------------------------------
+def test_the_kpi_strip_does_not_read_the_months_points_board(svc, clock, monkeypatch):
+    from dashboard.people_queries import wall_kpis
+
+    for i in range(50):
+        award(svc, PARTY, "task_done", f"t{i}", clock.now())
+    board = svc.keys.points_board(people(svc).month(clock.now()))
+    assert svc.r.zcard(board) == 1
+    touched: list[tuple] = []
+    real = svc.r.execute_command
+
+    def spy(*args, **kw):
+        touched.append(args)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(svc.r, "execute_command", spy)
+    kpis = wall_kpis(svc)
+    assert touched and not [a for a in touched if board in map(str, a)]
+    assert "month_points" not in kpis  # the page never showed it
+    assert set(kpis) >= {"pushed", "done", "overdue", "double_patrol", "mean_score",
+                         "anomalies", "workers"}
+
+
 # ---- cases read into counts and points -----------------------------------------------------------
 def put_case(svc, cid: str, worker: str, reported: float, state: str = "dispatched",
              **kw) -> None:

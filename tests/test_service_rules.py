@@ -75,6 +75,17 @@ def test_an_elderly_person_living_alone_is_visited_every_seven_days():
     assert due(rows, "elderly_alone_visit") == {"R1": "2026-06-02", "R5": "2026-06-02"}
 
 
+def test_an_elderly_person_living_alone_never_visited_is_due_today():
+    rows = [resident("R1", birth="1956-06-01", living_alone=True),  # 70 today, never visited
+            resident("R2", birth="1956-06-02", living_alone=True),  # 70 tomorrow
+            resident("R3", birth="1950-01-01", living_alone=False),  # not alone
+            resident("R4", birth="1950-01-01", living_alone=True, last_visit="2026-05-26")]
+    c = candidates(frame(rows), rule("elderly_alone_visit"), DAY)
+    assert list(c["rid"]) == ["R1"]
+    assert str(np.datetime64(c["occasion"][0], "D")) == "2026-06-01"  # due from today
+    assert due(rows, "elderly_alone_visit") == {"R1": "2026-06-02"}  # like a visit due today
+
+
 # ---- longevity allowance and ID card -----------------------------------------------------
 def test_longevity_allowance_for_whoever_turns_80_within_30_days():
     rows = [resident("R1", birth="1946-06-20"), resident("R2", birth="1946-07-10"),
@@ -193,6 +204,24 @@ def test_the_visit_rule_comes_back_a_week_after_the_visit(svc, clock, registry):
     clock.set(_at(svc, "2026-06-08T06:00"))
     assert run_service_rules(svc, clock.now())["by_rule"] == {"elderly_alone_visit": 1}
     assert svc.r.exists(svc.keys.task("elderly_alone_visit.R3.20260608"))
+
+
+def test_a_never_visited_person_gets_one_visit_task_until_it_is_done(svc, clock):
+    use_registry(svc, [resident("R5", birth="1940-03-01", living_alone=True)])
+    worker = svc.district.worker_of_grid("WX-01-01").id
+    clock.set(_at(svc, "2026-06-01T06:00"))
+    assert run_service_rules(svc, clock.now())["by_rule"] == {"elderly_alone_visit": 1}
+    tid = "elderly_alone_visit.R5.20260601"
+    assert svc.r.zrange(svc.keys.tasks_worker(worker), 0, -1) == [tid.encode()]
+    for later in ("2026-06-02T06:00", "2026-06-05T06:00"):  # overdue, not pushed again
+        clock.set(_at(svc, later))
+        assert run_service_rules(svc, clock.now())["created"] == 0
+    assert svc.r.zcard(svc.keys.tasks_worker(worker)) == 1
+    complete_task(svc, tid, worker, "已探访", clock.now())
+    assert str(registry_now(svc).loc["R5", "last_visit"])[:10] == "2026-06-05"
+    clock.set(_at(svc, "2026-06-12T06:00"))
+    assert run_service_rules(svc, clock.now())["by_rule"] == {"elderly_alone_visit": 1}
+    assert svc.r.exists(svc.keys.task("elderly_alone_visit.R5.20260612"))
 
 
 def test_the_rule_run_reads_the_rules_of_the_district(svc):
