@@ -29,6 +29,17 @@
     return page && page.getAttribute("data-lang") === "en" ? "en" : "zh";
   }
   function tr(k) { return TEXT[lang()][k] || k; }
+  /* Pushes carry names in UI_LANG; the page (data-terms) maps them to its own language. */
+  var terms = { page: null, map: {} };
+  function term(w) {
+    var page = document.querySelector(".xc-page");
+    if (page !== terms.page) {
+      terms.page = page;
+      try { terms.map = JSON.parse((page && page.getAttribute("data-terms")) || "{}"); }
+      catch (e) { terms.map = {}; }
+    }
+    return Object.prototype.hasOwnProperty.call(terms.map, w) ? String(terms.map[w]) : w;
+  }
   function fmt(n, d) {
     if (n === null || n === undefined || isNaN(n)) { return "—"; }
     return Number(n).toLocaleString(lang() === "en" ? "en-US" : "zh-CN",
@@ -56,7 +67,9 @@
   on("xc_alerts", function (m) { setProps("xc-alerts-store", { data: m }); });
   on("xc_curve", function (fig) {
     if (!onPage()) { return; }
-    setProps("xc-curve", { figure: fig });
+    setProps("xc-curve", { figure: Object.assign({}, fig, { data: fig.data.map(function (d) {
+      return Object.assign({}, d, { name: term(d.name) });
+    }) }) });
     gw.lastCurve = { at: Date.now(), sum: fig.data[0].y.reduce(function (a, b) { return a + b; }, 0) };
   });
 
@@ -95,7 +108,7 @@
     return el("Div", { className: "xc-units-list" }, rows.map(function (r, i) {
       return el("Div", { className: "xc-unit-row", key: r.unit }, [
         badge(i + 1),
-        el("Span", { className: "xc-rank-name" }, r.name),
+        el("Span", { className: "xc-rank-name" }, term(r.name)),
         el("Span", { className: "xc-unit-num" }, fmt(r.calls)),
         bar(r.calls / top, cls),
       ]);
@@ -123,7 +136,7 @@
           var bad = r.error_rate !== null && r.error_rate >= 0.05;
           return el("Div", { className: "xc-iface", key: r.code, "data-code": r.code }, [
             badge(i + 1),
-            el("Span", { className: "xc-iface-name" }, r.name),
+            el("Span", { className: "xc-iface-name" }, term(r.name)),
             el("Div", { className: "xc-iface-total" }, [
               bar(r.calls / top, i === 0 ? "xc-fill-top" : "xc-fill-iface"),
               el("Span", { className: "xc-iface-num" }, fmt(r.calls))]),
@@ -156,14 +169,14 @@
         var rows = errors.map(function (a) {
           return el("Div", { className: "xc-alert xc-alert-error", key: "e" + a.interface }, [
             el("Span", { className: "xc-alert-kind" }, tr("errRate") + " " + pct(a.rate)),
-            el("Span", { className: "xc-alert-what" }, a.name),
+            el("Span", { className: "xc-alert-what" }, term(a.name)),
             el("Span", { className: "xc-alert-time" },
                tr("window").replace("{m}", Math.round(data.window_s / 60))),
           ]);
         }).concat(v.slice(0, Math.max(0, MAX_ALERT_ROWS - errors.length)).map(function (x) {
           return el("Div", { className: "xc-alert xc-alert-violation", key: x.id }, [
-            el("Span", { className: "xc-alert-kind" }, x.kind_name),
-            el("Span", { className: "xc-alert-what" }, x.caller_name + " → " + x.catalog_name),
+            el("Span", { className: "xc-alert-kind" }, term(x.kind_name)),
+            el("Span", { className: "xc-alert-what" }, term(x.caller_name) + " → " + x.catalog_name),
             el("Span", { className: "xc-alert-time" }, x.when || clock(x.time)),
           ]);
         }));

@@ -29,7 +29,10 @@
     if (children !== undefined) { p.children = children; }
     return { type: type, namespace: "dash_html_components", props: p };
   }
-  function tx(text, k) { return (text && text[k]) || k; }
+  function tx(text, k) {
+    return text && Object.prototype.hasOwnProperty.call(text, k) ? String(text[k]) : k;
+  }
+  function ruleName(r) { return lang() === "en" && r.name_en ? r.name_en : r.name; }
   function empty(text) { return el("Div", { className: "gw-empty" }, tx(text, "no_data")); }
   function badge(i) { return el("Span", { className: "pp-badge pp-badge-" + Math.min(i, 4) }, String(i)); }
   function bar(share, cls) {
@@ -130,7 +133,7 @@
         var top = Math.max.apply(null, rows.map(function (r) { return r.points; })) || 1;
         return el("Div", { className: "pp-by-rule" }, rows.map(function (r) {
           return el("Div", { className: "pp-by-rule-row", key: r.rule }, [
-            el("Span", { className: "pp-by-rule-name" }, r.name),
+            el("Span", { className: "pp-by-rule-name" }, ruleName(r)),
             bar(r.points / top, "pp-fill-points"),
             el("Span", { className: "pp-num" }, fmt(r.points))]);
         }));
@@ -139,7 +142,8 @@
         if (!data || !data.streets || !data.streets.length) { return empty(text); }
         var need = data.required || 2;
         return el("Div", { className: "pp-streets" }, data.streets.map(function (s) {
-          var parts = [el("H3", { className: "pp-sub-title" }, s.name), assessRows(s.rows, text, need)];
+          var name = (text && text["street_" + s.code]) || s.name;
+          var parts = [el("H3", { className: "pp-sub-title" }, name), assessRows(s.rows, text, need)];
           if (s.lowest && s.lowest.length) {
             parts.push(el("H3", { className: "pp-sub-title pp-low-title" }, tx(text, "pp_lowest")));
             parts.push(assessRows(s.lowest, text, need));
@@ -168,7 +172,7 @@
           el("Span", {}, tx(text, "pp_col_open"))]);
         var body = rows.map(function (r) {
           return el("Div", { className: "pp-task-row", key: r.rule, "data-rule": r.rule }, [
-            el("Span", { className: "pp-task-name" }, r.name),
+            el("Span", { className: "pp-task-name" }, ruleName(r)),
             el("Span", { className: "pp-num pp-pushed" }, fmt(r.pushed)),
             el("Span", { className: "pp-num pp-done" }, fmt(r.done)),
             el("Span", { className: "pp-num" + (r.overdue ? " pp-overdue" : "") }, fmt(r.overdue)),

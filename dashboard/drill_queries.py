@@ -13,6 +13,9 @@ from datetime import datetime, timedelta
 
 from dashboard import case_queries
 from dashboard.auth import Scope
+from dashboard.catalog import CATEGORIES, URGENCIES, catalog_for
+from dashboard.dispatch import SUPERVISOR
+from dashboard.i18n import t
 from dashboard.privacy import mask_phone
 from dashboard.queries import status_code, track, worker_states
 from dashboard.services import Services
@@ -64,14 +67,40 @@ def open_rows(svc: Services) -> list[dict]:
     return rows
 
 
-def _case_row(svc: Services, r: dict, now: float, lang: str) -> dict:
+def names(svc: Services, lang: str = "zh") -> dict[str, dict[str, str]]:
+    """Return case_queries.names in a language: English names where the district has them."""
     n = case_queries.names(svc)
+    if lang != "en":
+        return n
+    cached = svc.extra.get("case_names_en")
+    if cached is None:
+        d, en = svc.district, lambda x: x.name_en or x.name
+        cached = svc.extra["case_names_en"] = n | {
+            "dept": n["dept"] | {x.code: en(x) for x in d.departments}
+            | {SUPERVISOR: t("actor_supervisor", lang)},
+            "street": {x.code: en(x) for x in d.streets},
+            "item": {x.code: en(x) for x in catalog_for(svc).items}}
+    return cached
+
+
+def state_name(state: str, lang: str = "zh") -> str:
+    """Return a case state (dispatched, ...) for display; an unknown one as it is."""
+    key = f"state_{state}"
+    return state if t(key, lang) == key else t(key, lang)
+
+
+def urgency_name(urgency: str, lang: str = "zh") -> str:
+    """Return a case urgency (urgent, normal, routine) for display; an unknown one as it is."""
+    return t(urgency, lang) if urgency in URGENCIES else urgency
+
+
+def _case_row(svc: Services, r: dict, now: float, lang: str) -> dict:
+    n = names(svc, lang)
     dl = float(r["dl"] or 0)
     late = r["s"] in ("dispatched", "accepted", "returned") and dl and dl < now
-    state = case_queries.STATE_ZH.get(r["s"], r["s"]) if lang == "zh" else r["s"]
-    urgency = case_queries.URGENCY_ZH.get(r["u"], r["u"]) if lang == "zh" else r["u"]
     return {"href": f"/case/{r['id']}", "id": r["id"], "item": n["item"].get(r["it"], r["it"]),
-            "urgency": urgency, "state": state, "dept": n["dept"].get(r["d"], r["d"]),
+            "urgency": urgency_name(r["u"], lang), "state": state_name(r["s"], lang),
+            "dept": n["dept"].get(r["d"], r["d"]),
             "street": n["street"].get(r["sr"], ""), "grid": n["grid"].get(r["g"], ""),
             "reported": local(svc, float(r["at"] or 0)), "deadline": local(svc, dl),
             "late_min": round((now - dl) / 60) if late else 0}
@@ -90,8 +119,6 @@ def cases_in(svc: Services, grids: set[str] | None = None, dept: str = "",
 def worker_rows(svc: Services, grids: list, scope: Scope, states: dict | None = None,
                 lang: str = "zh") -> list[dict]:
     """Return the workers of some grids with status, last fix and (masked) phone."""
-    from dashboard.i18n import t
-
     states = worker_states(svc) if states is None else states
     now, d = svc.clock.now(), svc.district
     out = []
@@ -205,7 +232,7 @@ def geo(svc: Services, level: str, code: str = "") -> dict:
 
 
 # ---- worker page ------------------------------------------------------------------------------
-def worker_day(svc: Services, wid: str, day: str, scope: Scope) -> dict:
+def worker_day(svc: Services, wid: str, day: str, scope: Scope, lang: str = "zh") -> dict:
     """Return a worker's day: track, patrols and coverage, cases reported, tasks and points."""
     from dashboard import people_queries as pq
 
@@ -223,16 +250,16 @@ def worker_day(svc: Services, wid: str, day: str, scope: Scope) -> dict:
     pipe = svc.r.pipeline(transaction=False)
     for i in ids:
         pipe.hmget(svc.keys.case(i), "w", "it", "s", "d", "at", "u")
-    n = case_queries.names(svc)
+    n = names(svc, lang)
     cases = []
     for i, (who, it, s, d, at, u) in zip(ids, pipe.execute(), strict=True):
         if who is not None and who.decode() == wid:
             cases.append({"href": f"/case/{i}", "id": i,
                           "item": n["item"].get(it.decode(), it.decode()),
-                          "state": case_queries.STATE_ZH.get(s.decode(), s.decode()),
+                          "state": state_name(s.decode(), lang),
                           "dept": n["dept"].get(d.decode(), d.decode()),
                           "reported": local(svc, float(at), "%H:%M"),
-                          "urgency": case_queries.URGENCY_ZH.get(u.decode(), u.decode())})
+                          "urgency": urgency_name(u.decode(), lang)})
     try:
         tasks = pq.worker_tasks(svc, wid, "all", 100, reveal=scope.reveal)
         points = pq.member_points(svc, wid, 50, reveal=scope.reveal)
@@ -284,7 +311,7 @@ def department(svc: Services, code: str, lang: str = "zh") -> dict:
 
 
 # ---- case page -------------------------------------------------------------------------------
-def case(svc: Services, case_id: str) -> dict | None:
+def case(svc: Services, case_id: str, lang: str = "zh") -> dict | None:
     """Return a case with its whole history (reminders included), names beside codes."""
     from streams.cases import CaseStore
 
@@ -292,7 +319,19 @@ def case(svc: Services, case_id: str) -> dict | None:
     c = store.get(case_id)
     if c is None:
         return None
-    return case_queries.case_json(svc, c, store.history(c.id))
+    return _case_names(svc, case_queries.case_json(svc, c, store.history(c.id)), lang)
+
+
+def _case_names(svc: Services, c: dict, lang: str) -> dict:
+    """Return a case's state, item, category, department and street names in a language."""
+    if lang == "zh":
+        return c
+    n, cat = names(svc, lang), CATEGORIES.get(c["category"])
+    return c | {"state_name": state_name(c["state"], lang),
+                "item_name": n["item"].get(c["item"], c["item_name"]),
+                "category_name": cat[1] if cat else c["category_name"],
+                "department_name": n["dept"].get(c["department"], c["department_name"]),
+                "street_name": n["street"].get(c["street"], c["street_name"])}
 
 
 # ---- search ----------------------------------------------------------------------------------

@@ -138,8 +138,11 @@ def stream_name(key: str, lang: str = "zh") -> str:
 
 
 def t(key: str, lang: str = "zh") -> str:
-    """Return the UI string for a key in a language (zh or en); the key itself if unknown."""
+    """Return the UI string for a key in a language (zh or en); the key itself if unknown.
+
+    An empty English string is a Chinese counter word (人, 件, 次) English does without.
+    """
     pair = STRINGS.get(key)
     if pair is None:
         return key
-    return pair[1] if lang == "en" and pair[1] else pair[0]
+    return pair[1] if lang == "en" else pair[0]

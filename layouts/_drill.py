@@ -63,7 +63,8 @@ def crumbs(kind: str, code: str, lang: str) -> list[tuple[str, str]]:
     if station is not None:
         street = d.street(station.street)
     if street is not None:
-        out.append((street.name, f"/street/{street.code}"))
+        name = street.name_en if lang == "en" and street.name_en else street.name
+        out.append((name, f"/street/{street.code}"))
     if station is not None:
         out.append((station.name, f"/station/{station.code}"))
     if grid is not None:

@@ -8,6 +8,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import drill_queries as dq
 from dashboard.auth_routes import scope
+from dashboard.dispatch import SUPERVISOR
 from dashboard.i18n import t
 from layouts._drill import card, lang_of, map_view, not_found, shell, svc, table
 
@@ -26,32 +27,36 @@ def _allowed(c: dict) -> list[str]:
 
 
 def _step(s, h: dict, lang: str) -> dict:  # noqa: ANN001
+    """Return one row of the lifecycle table, its names in the page's language."""
     action = h.get("action", "")
-    n = dq.case_queries.names(s)
+    n = dq.names(s, lang)
     note = h.get("note") or ""
     if action.startswith("remind"):
         note = {"district": t("drill_district", lang)}.get(note, n["dept"].get(note, note))
     return {"id": f"{h.get('at')}-{action}", "when": dq.local(s, h.get("at"), "%m-%d %H:%M:%S"),
-            "action": t(f"step_{action}", lang), "actor": _actor(s, h.get("actor", "")),
+            "action": t(f"step_{action}", lang), "actor": _actor(s, h.get("actor", ""), lang),
             "dept": n["dept"].get(h.get("dept", ""), h.get("dept", "")), "note": note}
 
 
-def _actor(s, actor: str) -> str:  # noqa: ANN001
+def _actor(s, actor: str, lang: str) -> str:  # noqa: ANN001
+    """Return who took a step: a worker, a department, the district centre or the system."""
     w = s.district.worker(actor)
     if w is not None:
         return w.name
     role, _, who = actor.partition(":")
+    depts = dq.names(s, lang)["dept"]
     if "supervisor" in (role, who):
-        return dq.case_queries.names(s)["dept"].get("@district", "区级监督中心")
-    dept = s.district.department(who)
-    return dept.name if dept else {"system": "系统"}.get(actor, who or actor)
+        return depts[SUPERVISOR]
+    if actor == "system":
+        return t("actor_system", lang)
+    return depts.get(who, who or actor)
 
 
 def layout(code: str = "", **kw) -> html.Div:
     """Return the page of one case."""
     lang = lang_of(kw)
     s = svc()
-    c = dq.case(s, code)
+    c = dq.case(s, code, lang)
     path = f"/case/{code}"
     if c is None:
         return not_found(path, lang)
@@ -61,7 +66,7 @@ def layout(code: str = "", **kw) -> html.Div:
                                       f"({c['lat']:.5f}, {c['lon']:.5f})"),
              (t("drill_who", lang), c["worker_name"] or c["worker"]),
              (t("drill_dept", lang), c["department_name"]),
-             (t("col_state", lang), c["state_name"] if lang == "zh" else c["state"]),
+             (t("col_state", lang), c["state_name"]),
              (t("drill_deadline", lang), dq.local(s, _ts(c["deadline"]), "%Y-%m-%d %H:%M")),
              (t("drill_reminders", lang), str(c["reminders"])),
              (t("drill_description", lang), c["description"] or "—")]

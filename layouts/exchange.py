@@ -3,6 +3,7 @@ interface and unit call rankings, violations and error-rate alerts; updated by p
 
 from __future__ import annotations
 
+import json
 import logging
 
 import dash
@@ -13,6 +14,7 @@ from flask import current_app
 from dashboard import exchange_queries as xq
 from dashboard.exchange_figures import SHARING_COLORS, call_curve, sharing_donut
 from dashboard.i18n import t
+from layouts._drill import lang_of
 from layouts._widgets import header, kpi, panel
 
 log = logging.getLogger("gridwall.exchange")
@@ -23,6 +25,8 @@ KPIS = (("catalogs", "xc_catalogs", "xc_unit_count"), ("items", "xc_items", "xc_
         ("interfaces", "xc_interfaces", "xc_unit_count"), ("units", "xc_units", "xc_unit_units"),
         ("calls_today", "xc_calls_today", "xc_unit_calls"),
         ("calls_total", "xc_calls_total", "xc_unit_calls"))
+PUSHED_KEYS = ("xc_curve_calls", "xc_curve_errors", "xc_curve_mean", "violation_not_shared",
+               "violation_no_approval")  # i18n words the pushes carry in UI_LANG
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True, "staticPlot": True}
 
 
@@ -41,6 +45,23 @@ def _live(svc) -> dict:
         return {"kpi": None, "rank": None, "alerts": None,
                 "curve": {"t0": int(svc.clock.now() // 60 - 1439) * 60_000, "step": 60_000,
                           "n": [], "e": []}}
+
+
+def _named(svc, lang: str) -> tuple[list[dict], list[dict]]:
+    """Return the mounted ranking and the sharing split with names in the page's language."""
+    reg = xq.registry(svc)
+    mounted = [r | {"name": reg.unit_name(r["unit"], lang)} for r in xq.mounted(svc, 12)]
+    split = [r | {"name": t(f"sharing_{r['sharing']}", lang)} for r in xq.sharing_split(svc)]
+    return mounted, split
+
+
+def _terms(svc, lang: str) -> dict[str, str]:
+    """Return the names pushes carry in UI_LANG (units, interfaces, kinds) in the page language."""
+    reg, pushed = xq.registry(svc), svc.settings.lang
+    pairs = [(reg.unit_name(u, pushed), reg.unit_name(u, lang)) for u in reg.units]
+    pairs += [(reg.interface_name(i, pushed), reg.interface_name(i, lang)) for i in reg.interfaces]
+    pairs += [(t(k, pushed), t(k, lang)) for k in PUSHED_KEYS]
+    return {a: b for a, b in pairs if a != b}
 
 
 def _mounted(rows: list[dict], lang: str) -> html.Div:
@@ -80,12 +101,14 @@ def _sharing(split: list[dict], lang: str) -> html.Div:
     ])
 
 
-def layout(**_path_vars) -> html.Div:
-    """Return the exchange page."""
+def layout(**kw) -> html.Div:
+    """Return the exchange page in the language of ?lang=, else UI_LANG."""
     svc = current_app.extensions["gridwall"]
-    lang = svc.settings.lang
+    lang = lang_of(kw)
     live = _live(svc)
-    return html.Div(className="gw-wall xc-page", **{"data-lang": lang}, children=[
+    mounted, split = _named(svc, lang)
+    attrs = {"data-lang": lang, "data-terms": json.dumps(_terms(svc, lang), ensure_ascii=False)}
+    return html.Div(className="gw-wall xc-page", **attrs, children=[
         dcc.Store(id="xc-kpi-store", data=live["kpi"]),
         dcc.Store(id="xc-rank-store", data=live["rank"]),
         dcc.Store(id="xc-alerts-store", data=live["alerts"]),
@@ -94,8 +117,8 @@ def layout(**_path_vars) -> html.Div:
             kpi(f"xc-kpi-{key}", t(label, lang), _unit(unit, lang)) for key, label, unit in KPIS]),
         html.Main(className="xc-main", children=[
             html.Div(className="xc-col", children=[
-                panel(t("xc_mounted", lang), _mounted(xq.mounted(svc, 12), lang), grow=True),
-                panel(t("xc_sharing", lang), _sharing(xq.sharing_split(svc), lang)),
+                panel(t("xc_mounted", lang), _mounted(mounted, lang), grow=True),
+                panel(t("xc_sharing", lang), _sharing(split, lang)),
             ]),
             html.Div(className="xc-col", children=[
                 panel(t("xc_curve", lang), dcc.Graph(

@@ -14,6 +14,7 @@ from flask import current_app
 from dashboard import people_queries as pq
 from dashboard.i18n import STRINGS, t
 from dashboard.people_queries import stamped
+from layouts._drill import lang_of
 from layouts._widgets import header, kpi, panel
 
 log = logging.getLogger("gridwall.people")
@@ -29,10 +30,12 @@ STORES = {"pp-kpi-store": ("kpi", pq.wall_kpis), "pp-points-store": ("points", p
           "pp-tasks-store": ("tasks", pq.wall_tasks)}
 
 
-def _texts(lang: str) -> dict[str, str]:
-    """Return the UI strings the page's renderers need, in the page language."""
+def _texts(svc, lang: str) -> dict[str, str]:
+    """Return the UI strings and street names the page's renderers need, in the page language."""
     keys = [k for k in STRINGS if k.startswith(("pp_", "anomaly_"))] + ["no_data"]
-    return {k: t(k, lang) for k in keys}
+    streets = {f"street_{s.code}": s.name_en if lang == "en" and s.name_en else s.name
+               for s in svc.district.streets}
+    return {k: t(k, lang) for k in keys} | streets
 
 
 def _live(svc) -> dict:
@@ -47,15 +50,15 @@ def _live(svc) -> dict:
     return out
 
 
-def layout(**_path_vars) -> html.Div:
-    """Return the people page."""
+def layout(**kw) -> html.Div:
+    """Return the people page in the language of ?lang=, else UI_LANG."""
     svc = current_app.extensions["gridwall"]
-    lang = svc.settings.lang
+    lang = lang_of(kw)
     rendered = time.time()  # pushes computed before this are older than the first render
     live = _live(svc)
     unit = lambda key: t(key, lang) if key and lang == "zh" else ""  # noqa: E731
     return html.Div(className="gw-wall pp-page", **{"data-lang": lang}, children=[
-        dcc.Store(id="pp-text", data=_texts(lang)),
+        dcc.Store(id="pp-text", data=_texts(svc, lang)),
         html.Div(id="pp-seed", hidden=True, **{"data-t": f"{rendered:.3f}"}),
         *[dcc.Store(id=store, data=live[store]) for store in STORES],
         header("people_title", lang),

@@ -8,8 +8,9 @@ from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, ht
 from flask import current_app
 
 from dashboard.figures import STATUS_COLORS, wall_map_groups
-from dashboard.i18n import t
+from dashboard.i18n import REASONS, STREAM_NAMES, reason, stream_name, t
 from layouts._cases import case_kpis, case_legend, case_panels
+from layouts._drill import lang_of
 from layouts._widgets import header, kpi, legend, panel
 
 dash.register_page(__name__, path="/", title="Gridwall 运行指挥中心", name="wall")
@@ -37,13 +38,21 @@ def _map(svc, group: dict, lang: str) -> html.Div:
     ])
 
 
-def layout(**_path_vars) -> html.Div:
-    """Return the wall page."""
+def _terms(svc, lang: str) -> dict[str, str]:
+    """Return pushed words (street, stream and rejection names) in the page's language."""
+    pushed = svc.settings.lang
+    out = {s.name: s.name_en or s.name for s in svc.district.streets} if lang == "en" else {}
+    out |= {stream_name(k, pushed): stream_name(k, lang) for k in STREAM_NAMES}
+    return out | {reason(k, pushed): reason(k, lang) for k in REASONS}
+
+
+def layout(**kw) -> html.Div:
+    """Return the wall page in the language of ?lang=, else UI_LANG."""
     svc = current_app.extensions["gridwall"]
-    lang = svc.settings.lang
+    lang = lang_of(kw)
     groups = wall_map_groups(svc.district)
     cfg = {"offlineAfter": svc.settings.offline_after_s, "lang": lang,
-           "colors": STATUS_COLORS}
+           "colors": STATUS_COLORS, "terms": _terms(svc, lang)}
     return html.Div(className="gw-wall", children=[
         dcc.Store(id="gw-config", data=cfg),
         html.Div(id="gw-config-ready", hidden=True),

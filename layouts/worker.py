@@ -32,7 +32,7 @@ def layout(code: str = "", day: str = "", **kw) -> html.Div:
         return not_found(path, lang)
     days = dq.days_back(s, 7)
     day = day if DAY.fullmatch(day or "") else days[0]
-    doc = dq.worker_day(s, code, day, scope())
+    doc = dq.worker_day(s, code, day, scope(), lang)
     row = dq.worker_rows(s, [doc["grid"]], scope(), lang=lang)[0]
     a = doc["assessment"] or {}
     strip = kpis([

@@ -1,8 +1,10 @@
 """The kiosk wall in a real Chromium: opened by a wall token, it survives the app being
-restarted under it, rotates its playlist or stays pinned, scales to 4K and tiles a 3x3 wall."""
+restarted under it and a network drop, rotates its playlist or stays pinned, scales to 4K,
+tiles a 3x3 wall and speaks the language of its URL."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 import conftest
@@ -15,6 +17,8 @@ from dashboard import auth
 pytestmark = pytest.mark.browser
 LIVE = ("() => document.querySelector('#gw-conn') && "
         "document.querySelector('#gw-conn').textContent === '{}'")
+CJK = re.compile(r"[\u3400-\u9fff]")
+PLOT = "document.querySelector('#xc-curve .js-plotly-plot')"
 
 
 @pytest.fixture
@@ -91,6 +95,32 @@ def test_the_wall_comes_back_with_live_data_after_the_app_process_restarts(
             proc.wait(10)
 
 
+def test_the_wall_rides_out_a_network_drop_without_a_reload(auth_app, token, page):
+    """Offline: the header says 重连中… (nothing else); online again: live data, same page."""
+    svc = auth_app.svc
+    wid = worker_of(svc, WANXIN_GRID)
+    lat, lon = point_in(svc, WANXIN_GRID)
+    page.goto(f"{auth_app.url}/?wall={token}&pin=/")
+    page.wait_for_function(LIVE.format("实时"), timeout=20000)
+    page.evaluate("() => { window.__sameDocument = 1; }")
+    page.context.set_offline(True)
+    page.wait_for_function(LIVE.format("重连中…"), timeout=15000)
+    assert page.evaluate("() => document.body.classList.contains('gw-offline')")
+    page.wait_for_timeout(3000)  # socket.io keeps trying in vain meanwhile
+    assert page.evaluate("() => document.querySelector('#gw-conn').textContent") == "重连中…"
+    page.context.set_offline(False)
+    page.wait_for_function(LIVE.format("实时"), timeout=30000)
+    fix = {"id": wid, "lat": lat, "lon": lon, "timestamp": int(svc.clock.now())}
+    assert requests.get(auth_app.url + "/osmand", params=fix, timeout=5).ok
+    page.wait_for_function("([id, lat]) => { const p = gw.positionOf(id);"
+                           " return p && Math.abs(p[0] - lat) < 1e-6; }",
+                           arg=[wid, lat], timeout=20000)
+    assert page.evaluate("() => window.__sameDocument") == 1  # nobody reloaded it
+    assert not page.evaluate("() => document.body.classList.contains('gw-offline')")
+    assert page.query_selector(".dash-fe-error__title") is None
+    assert page.errors == []
+
+
 def test_the_playlist_rotates_through_the_wall_pages(auth_app, token, page):
     page.goto(f"{auth_app.url}/?wall={token}&playlist=/,/exchange&interval=3")
     page.wait_for_url(lambda u: urlparse(u).path == "/exchange", timeout=15000,
@@ -100,11 +130,15 @@ def test_the_playlist_rotates_through_the_wall_pages(auth_app, token, page):
 
 
 def test_a_pinned_kiosk_stays_on_its_page(auth_app, token, page):
-    page.goto(f"{auth_app.url}/exchange?wall={token}&pin=/people")
+    """A wall token's kiosk rotates its playlist every 2 s here, unless it is pinned."""
+    page.goto(f"{auth_app.url}/exchange?wall={token}&pin=/people&interval=2")
     page.wait_for_url(lambda u: urlparse(u).path == "/people", timeout=15000,
                       wait_until="commit")
-    page.wait_for_timeout(1500)
-    assert "/people" in page.url
+    page.wait_for_selector(".pp-page")
+    page.evaluate("() => { window.__sameDocument = 1; }")
+    page.wait_for_timeout(5000)  # an unpinned kiosk would have moved on twice by now
+    assert urlparse(page.url).path == "/people"
+    assert page.evaluate("() => window.__sameDocument") == 1  # not even reloaded
 
 
 def test_a_3x3_video_wall_shows_one_ninth_of_the_canvas_per_screen(auth_app, token, page):
@@ -116,8 +150,32 @@ def test_a_3x3_video_wall_shows_one_ninth_of_the_canvas_per_screen(auth_app, tok
     assert page.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "48px"
 
 
+def _texts(page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent)")
+
+
 def test_scale_and_language_come_from_the_url(auth_app, token, page):
     page.goto(f"{auth_app.url}/?wall={token}&pin=/&scale=2&lang=en")
     page.wait_for_function(LIVE.format("live"), timeout=15000)
     assert page.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "32px"
     assert page.evaluate("() => document.documentElement.lang") == "en"
+    labels, titles = _texts(page, ".gw-kpi-label"), _texts(page, ".gw-panel-title")
+    assert "Workers online" in labels and "Department ranking" in titles
+    assert not CJK.search(" ".join(labels + titles + _texts(page, ".gw-title span + span")))
+    page.wait_for_function("() => document.querySelector('#gw-streets').textContent"
+                           ".includes('Wanxin Subdistrict')", timeout=15000)  # pushed names too
+
+
+@pytest.mark.parametrize("path", ["/exchange", "/people"])
+def test_the_other_wall_pages_follow_lang_en_too(auth_app, token, page, path):
+    page.goto(f"{auth_app.url}{path}?wall={token}&pin={path}&lang=en")
+    page.wait_for_function(LIVE.format("live"), timeout=15000)
+    labels, titles = _texts(page, ".gw-kpi-label"), _texts(page, ".gw-panel-title")
+    assert labels and titles
+    assert not CJK.search(" ".join(labels + titles + _texts(page, ".gw-title span + span")))
+    if path == "/exchange":  # the pushed curve (UI_LANG is zh) is relabelled for the page
+        page.wait_for_function(f"() => {PLOT} && {PLOT}.data", timeout=15000)
+        page.evaluate(f"() => {{ window.__firstCurve = {PLOT}.data; }}")
+        page.wait_for_function(f"() => {PLOT}.data !== window.__firstCurve", timeout=15000)
+        names = page.evaluate(f"() => {PLOT}.data.map(d => d.name)")
+        assert names == ["Calls", "Errors", "15-min mean"]
