@@ -22,6 +22,10 @@
   };
   function lang() { return document.documentElement.getAttribute("lang") === "en" ? "en" : "zh"; }
   function tr(k) { return TEXT[lang()][k] || k; }
+  /* Pushed item, department and street names (Chinese) in the page's language: the wall's
+   * name table (gw.term, wall_panels.js). Panels wait for the wall so no name shows untranslated. */
+  function term(w) { return gw.term ? gw.term(w) : w; }
+  function wallReady() { return !!(gw.termsReady && gw.termsReady()); }
   function now() { return gw.serverNow ? gw.serverNow() : Date.now() / 1000; }
   function on(event, fn) {
     gw.handlers = gw.handlers || {};
@@ -96,7 +100,9 @@
     if (!m) {
       style.renderer = v.renderer;
       m = new window.L.GwDiamond([c.lat, c.lon], style);
-      m.bindTooltip(function () { return escapeText(C.data[id] ? C.data[id].t : ""); });
+      m.bindTooltip(function () {  /* "item · department", each in the page's language */
+        return escapeText(C.data[id] ? String(C.data[id].t).split(" · ").map(term).join(" · ") : "");
+      });
       m.addTo(v.layer);
       v.markers[id] = m;
     } else {
@@ -174,7 +180,7 @@
   /* ---- overdue alerts ------------------------------------------------------------------------ */
   function renderOverdue() {
     var o = C.overdue;
-    if (!o) { return; }
+    if (!o || !wallReady()) { return; }
     var t = now(), ms = Date.now();
     var rows = o.rows.map(function (r) {
       if (!C.firstSeen[r.id]) { C.firstSeen[r.id] = C.primed ? ms : 1; }
@@ -183,12 +189,13 @@
       return el("Div", { className: "gw-od-row" + (fresh ? " gw-new" : ""), key: r.id, id: "gw-od-" + r.id }, [
         el("Div", { className: "gw-od-line" }, [
           el("Span", { className: "gw-udot", style: { background: URGENCY[r.urgency] || "#f59e0b" } }),
-          el("Span", { className: "gw-od-item" }, r.item),
+          el("Span", { className: "gw-od-item" }, term(r.item)),
           el("Span", { className: "gw-od-late" }, tr("late") + " " + duration(t - r.deadline)),
         ]),
         el("Div", { className: "gw-od-sub" }, [
-          el("Span", { className: "gw-od-place" }, r.place),
-          el("Span", { className: "gw-od-dept" }, r.dept),
+          el("Span", { className: "gw-od-place" },
+             r.street !== undefined ? (term(r.street) + " " + r.grid).trim() : r.place),
+          el("Span", { className: "gw-od-dept" }, term(r.dept)),
           esc ? el("Span", { className: "gw-od-esc" }, esc) : null,
         ]),
       ]);
@@ -213,6 +220,8 @@
   function renderRanking() {
     var data = C.ranking;
     if (!data) { return; }
+    if (!wallReady()) { C.rankingLater = true; return; }
+    C.rankingLater = false;
     if (!data.rows.length) { setProps("gw-ranking", { children: el("Div", { className: "gw-empty" }, tr("noData")) }); return; }
     var head = el("Div", { className: "gw-rk-row gw-rk-head" }, [
       el("Span", { className: "gw-rk-n" }, "#"), el("Span", { className: "gw-rk-name" }, tr("dept")),
@@ -223,7 +232,7 @@
     var rows = data.rows.map(function (r, i) {
       return el("Div", { className: "gw-rk-row" + (r.mark ? " gw-rk-" + r.mark : ""), key: r.code, id: "gw-rk-" + r.code }, [
         el("Span", { className: "gw-rk-n" }, String(i + 1)),
-        el("Span", { className: "gw-rk-name" }, [r.name, r.mark ? el("Span", { className: "gw-rk-badge" }, tr(r.mark)) : null]),
+        el("Span", { className: "gw-rk-name" }, [term(r.name), r.mark ? el("Span", { className: "gw-rk-badge" }, tr(r.mark)) : null]),
         el("Span", { className: "gw-rk-num" }, fmt(r.open)),
         el("Span", { className: "gw-rk-num" + (r.overdue ? " gw-rk-bad" : "") }, fmt(r.overdue)),
         el("Span", { className: "gw-rk-num" }, pct(r.ontime_today)),
@@ -270,7 +279,10 @@
     });
   }
   watchMaps();
-  setInterval(renderOverdue, 1000); // "how late" keeps counting; highlights fade
+  setInterval(function () { // "how late" keeps counting; highlights fade
+    renderOverdue();
+    if (C.rankingLater) { renderRanking(); }
+  }, 1000);
   setInterval(function () { for (var v in C.views) { for (var id in C.data) { drawIn(C.views[v], id, C.data[id]); } } }, 15000);
   setInterval(autoScroll, 4000);
 })();

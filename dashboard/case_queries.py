@@ -97,11 +97,13 @@ def wall_row(c: Case) -> dict:
 
 
 def overdue_row(svc: Services, row: dict, now: float) -> dict:
-    """Return one line of the overdue panel: item, place, department, minutes late."""
+    """Return one line of the overdue panel: item, place (street and grid), department, minutes
+    late; names in Chinese (the wall maps them to its language)."""
     n = names(svc)
     dl = float(row["dl"] or 0)
+    street, grid = n["street"].get(row["sr"], ""), n["grid"].get(row["g"], "")
     return {"id": row["id"], "item": n["item"].get(row["it"], row["it"]),
-            "place": f"{n['street'].get(row['sr'], '')} {n['grid'].get(row['g'], '')}".strip(),
+            "place": f"{street} {grid}".strip(), "street": street, "grid": grid,
             "dept": n["dept"].get(row["d"], row["d"]), "deadline": dl,
             "late_s": round(max(0.0, now - dl)), "urgency": row["u"],
             "escalation": int(row["es"] or 0)}

@@ -23,6 +23,8 @@ from streams.gps_state import OFFLINE, OUTSIDE, PATROLLING, STATUS_NAMES
 
 OPEN_CACHE_S = 2.0  # seconds the open-case rows are reused between page renders
 CASE_ROWS = 500  # rows of a case table at most (most urgent deadlines first)
+BOARD_ROWS = 200  # rows of a unit's worker ranking and points board at most
+AWARD_ROWS = 100  # a worker's newest point awards listed on their page
 LEVELS = ("district", "street", "station", "grid")
 
 
@@ -244,6 +246,16 @@ def worker_day(svc: Services, wid: str, day: str, scope: Scope, lang: str = "zh"
         assess = pq.worker_assessment(svc, wid, day)
     except Exception:  # noqa: BLE001 - people data absent in a trimmed district
         assess = None
+    points = member_points(svc, wid, scope)
+    return {"worker": w, "grid": g, "day": day, "track": pts, "assessment": assess,
+            "cases": worker_cases(svc, wid, day, lang),
+            "tasks": worker_tasks(svc, wid, scope, lang), "points": points,
+            "awards": award_rows(svc, points, lang),
+            "ring": [[lat, lon] for lon, lat in g.ring]}
+
+
+def worker_cases(svc: Services, wid: str, day: str, lang: str = "zh") -> list[dict]:
+    """Return the cases a worker reported on a local day (YYYYMMDD) as table rows."""
     start = svc.days.start_of_day(datetime.strptime(day, "%Y%m%d").replace(
         hour=12, tzinfo=svc.days.tz).timestamp())
     ids = [i.decode() for i in svc.r.zrangebyscore(svc.keys.cases_all(), start, start + 86400)]
@@ -260,14 +272,117 @@ def worker_day(svc: Services, wid: str, day: str, scope: Scope, lang: str = "zh"
                           "dept": n["dept"].get(d.decode(), d.decode()),
                           "reported": local(svc, float(at), "%H:%M"),
                           "urgency": urgency_name(u.decode(), lang)})
+    return cases
+
+
+def worker_tasks(svc: Services, wid: str, scope: Scope, lang: str = "zh") -> list[dict]:
+    """Return a worker's service tasks (open and done) as table rows, residents masked unless
+    the scope may reveal them."""
+    from dashboard import people_queries as pq
+
     try:
         tasks = pq.worker_tasks(svc, wid, "all", 100, reveal=scope.reveal)
-        points = pq.member_points(svc, wid, 50, reveal=scope.reveal)
     except Exception:  # noqa: BLE001 - people data absent in a trimmed district
-        tasks, points = [], None
-    return {"worker": w, "grid": g, "day": day, "track": pts, "assessment": assess,
-            "cases": cases, "tasks": tasks, "points": points,
-            "ring": [[lat, lon] for lon, lat in g.ring]}
+        return []
+    return [{"href": f"/grid/{x['grid']}#task-{x['id']}", "id": x["id"],
+             "rule": x["rule_name"] if lang == "zh" else x["rule_name_en"] or x["rule_name"],
+             "resident": (x.get("resident") or {}).get("name", ""),
+             "status": x["status"], "due": local(svc, x["due"])} for x in tasks]
+
+
+def member_points(svc: Services, wid: str, scope: Scope) -> dict | None:
+    """Return people_queries.member_points of a worker (None without people data)."""
+    from dashboard import people_queries as pq
+
+    try:
+        return pq.member_points(svc, wid, AWARD_ROWS, reveal=scope.reveal)
+    except Exception:  # noqa: BLE001 - people data absent in a trimmed district
+        return None
+
+
+def award_rows(svc: Services, points: dict | None, lang: str = "zh") -> list[dict]:
+    """Return a member's point awards, newest first, as table rows: when, why (the rule), how
+    many points, for what (a case opens its page; a task id; a day) and the award's note."""
+    awards = (points or {}).get("awards", [])
+    member = (points or {}).get("member", "")
+    pipe = svc.r.pipeline(transaction=False)
+    for a in awards:
+        pipe.exists(svc.keys.case(str(a["ref"])))
+    is_case = pipe.execute() if awards else []
+    rows = []
+    for a, case_ref in zip(awards, is_case, strict=True):
+        ref = str(a["ref"])
+        if ref.startswith(f"{member}:"):  # double patrol (member:day), volunteer (member:ref)
+            ref = ref[len(member) + 1:]
+            if len(ref) == 8 and ref.isdigit():
+                ref = f"{ref[:4]}-{ref[4:6]}-{ref[6:]}"
+        rows.append({"href": f"/case/{a['ref']}" if case_ref else "", "id": a["id"],
+                     "when": local(svc, a["at"], "%Y-%m-%d %H:%M"),
+                     "reason": a["rule_name"] if lang == "zh" else
+                     a.get("rule_name_en") or a["rule_name"],
+                     "points": a["points"], "ref": ref, "note": a.get("note") or ""})
+    return rows
+
+
+# ---- boards of a street or station --------------------------------------------------------------
+def _unit_scope(level: str, code: str) -> dict[str, str]:
+    """Return the street= or station= argument of the people queries for a unit."""
+    if level not in ("district", "street", "station"):
+        raise KeyError(level)
+    return {level: code} if level != "district" else {}
+
+
+def worker_ranking(svc: Services, level: str, code: str = "") -> list[dict]:
+    """Return a unit's workers by today's assessment score (rank, score) beside their rank and
+    mean daily score this month; workers assessed this month only come after."""
+    from dashboard import people_queries as pq
+
+    kw = _unit_scope(level, code)
+    today = svc.days.day(svc.clock.now())
+    day = pq.ranking(svc, today, limit=BOARD_ROWS, **kw)["rows"]
+    month = {r["worker"]: r for r in pq.ranking(svc, today[:6], limit=BOARD_ROWS, **kw)["rows"]}
+    seen = {r["worker"] for r in day}
+    out = []
+    for d, r in [(r, r) for r in day] + [({}, r) for w, r in month.items() if w not in seen]:
+        m = month.get(r["worker"], {})
+        out.append({"href": f"/worker/{r['worker']}", "id": r["worker"], "name": r["name"],
+                    "grid": r["grid_name"], "rank_today": d.get("rank"),
+                    "score_today": d.get("score"), "rank_month": m.get("rank"),
+                    "score_month": m.get("score")})
+    return out
+
+
+def points_board(svc: Services, level: str, code: str, scope: Scope,
+                 lang: str = "zh") -> list[dict]:
+    """Return a unit's party-member points this month (ranked) and of all time; a worker's
+    row opens their page, residents' names are masked unless the scope may reveal them."""
+    from dashboard import people_queries as pq
+
+    kw = _unit_scope(level, code)
+    try:
+        boards = [pq.leaderboard(svc, period, limit=BOARD_ROWS, reveal=scope.reveal, **kw)
+                  for period in ("month", "all")]
+    except Exception:  # noqa: BLE001 - people data absent in a trimmed district
+        return []
+    rows: dict[str, dict] = {}
+    for b in boards:
+        for r in b["rows"]:
+            rows.setdefault(r["member"], r)
+    points = []
+    for b in boards:  # a member beyond one board's top rows: their score on it
+        have = {r["member"]: r["points"] for r in b["rows"]}
+        missing = [m for m in rows if m not in have]
+        if missing:
+            got = svc.r.zmscore(svc.keys.points_board(b["period"], b["scope"]), missing)
+            have |= {m: int(v or 0) for m, v in zip(missing, got, strict=True)}
+        points.append(have)
+    month_rank = {r["member"]: r["rank"] for r in boards[0]["rows"]}
+    out = [{"href": f"/worker/{m}" if r["kind"] == "worker" else "", "id": m,
+            "rank_month": month_rank.get(m), "name": r["name"],
+            "kind": t(f"member_{r['kind']}", lang) if r["kind"] else "",
+            "grid": r["grid_name"], "points_month": points[0][m], "points_total": points[1][m]}
+           for m, r in rows.items()]
+    return sorted(out, key=lambda r: (-r["points_month"], -r["points_total"], r["name"]))
 
 
 def days_back(svc: Services, n: int = 7) -> list[str]:
@@ -334,6 +449,50 @@ def _case_names(svc: Services, c: dict, lang: str) -> dict:
                 "street_name": n["street"].get(c["street"], c["street_name"])}
 
 
+def timeline(svc: Services, c: dict, lang: str = "zh") -> list[dict]:
+    """Return the lifecycle table of a case (from case()): when, step, who, department, note."""
+    n = names(svc, lang)
+    rows = []
+    for h in c.get("history", []):
+        action = h.get("action", "")
+        note = h.get("note") or ""
+        if action.startswith("remind"):
+            note = {"district": t("drill_district", lang)}.get(note, n["dept"].get(note, note))
+        rows.append({"id": f"{h.get('at')}-{action}",
+                     "when": local(svc, h.get("at"), "%m-%d %H:%M:%S"),
+                     "action": t(f"step_{action}", lang),
+                     "actor": actor_name(svc, h.get("actor", ""), lang),
+                     "dept": n["dept"].get(h.get("dept", ""), h.get("dept", "")), "note": note})
+    return rows
+
+
+def actor_name(svc: Services, actor: str, lang: str = "zh") -> str:
+    """Return who took a case step: a worker, a department, the district centre or the system."""
+    w = svc.district.worker(actor)
+    if w is not None:
+        return w.name
+    role, _, who = actor.partition(":")
+    depts = names(svc, lang)["dept"]
+    if "supervisor" in (role, who):
+        return depts[SUPERVISOR]
+    if actor == "system":
+        return t("actor_system", lang)
+    return depts.get(who, who or actor)
+
+
+# ---- grid boundary versions --------------------------------------------------------------------
+def grid_versions(svc: Services, code: str, lang: str = "zh") -> list[dict]:
+    """Return a grid's boundary versions, newest first: version, by whom, when, grids moved."""
+    from dashboard import grid_edit
+
+    d = svc.district
+    return [{"id": v["version"], "version": v["version"], "by": v["by"] or t("drill_file", lang),
+             "when": local(svc, v["at"], "%Y-%m-%d %H:%M") if v["at"] else "",
+             "note": ", ".join(d.grid(c).name for c in v.get("grids", [code]) if d.grid(c))
+             if v["version"] else ""}
+            for v in reversed(grid_edit.history(svc, code))]
+
+
 # ---- search ----------------------------------------------------------------------------------
 def search(svc: Services, scope: Scope, q: str, limit: int = 20) -> dict:
     """Find cases by id, workers and grids by name or code, residents by (masked) name."""
@@ -384,29 +543,66 @@ COLUMNS = {
     "workers": ("name", "grid", "station", "status", "last_fix", "battery", "phone"),
     "cases": ("id", "item", "urgency", "state", "dept", "street", "grid", "reported",
               "deadline", "late_min"),
+    "ranking": ("rank_today", "name", "grid", "score_today", "rank_month", "score_month"),
+    "points": ("rank_month", "name", "kind", "grid", "points_month", "points_total"),
+    "worker_cases": ("id", "reported", "item", "urgency", "state", "dept"),
+    "worker_tasks": ("rule", "resident", "status", "due"),
+    "worker_awards": ("when", "reason", "points", "ref", "note"),
+    "timeline": ("when", "action", "actor", "dept", "note"),
+    "versions": ("version", "by", "when", "note"),
+}
+# The tables each kind of page has (exports of other tables of a page are 404).
+PAGE_TABLES = {
+    "district": ("units", "workers", "cases"),
+    "street": ("units", "workers", "cases", "ranking", "points"),
+    "station": ("units", "workers", "cases", "ranking", "points"),
+    "grid": ("workers", "cases"),
+    "department": ("cases",),
+    "worker": ("worker_cases", "worker_tasks", "worker_awards"),
+    "case": ("timeline",),
+    "grid_edit": ("versions",),
 }
 
 
-def table(svc: Services, scope: Scope, path: str, name: str, lang: str = "zh") -> list[dict]:
-    """Return the rows of a page's table ('units', 'workers' or 'cases'); the page's path
-    says whose (the caller has checked the scope may open that page)."""
+def table(svc: Services, scope: Scope, path: str, name: str, lang: str = "zh",
+          day: str = "") -> list[dict]:
+    """Return the rows of a page's table (COLUMNS; PAGE_TABLES says which page has which);
+    the page's path says whose, `day` (YYYYMMDD, default today) which day of a worker's
+    cases.  The caller has checked the scope may open that page."""
     from dashboard.auth_policy import parse_page
 
     page = parse_page(path)
-    if page is None or name not in COLUMNS:
+    if page is None:
         raise KeyError(name)
     kind, code = page
     kind = "district" if kind == "live" else kind
-    if kind == "department":
-        if name != "cases":
-            raise KeyError(name)
-        return cases_in(svc, dept=code, lang=lang)
-    if kind not in LEVELS:
+    if name not in PAGE_TABLES.get(kind, ()):
         raise KeyError(name)
+    if kind == "department":
+        return cases_in(svc, dept=code, lang=lang)
+    if kind == "worker":
+        if svc.district.worker(code) is None:
+            raise KeyError(code)
+        if name == "worker_cases":
+            return worker_cases(svc, code, day or svc.days.day(svc.clock.now()), lang)
+        if name == "worker_tasks":
+            return worker_tasks(svc, code, scope, lang)
+        return award_rows(svc, member_points(svc, code, scope), lang)
+    if kind == "case":
+        c = case(svc, code, lang)
+        if c is None:
+            raise KeyError(code)
+        return timeline(svc, c, lang)
+    if kind == "grid_edit":
+        if svc.district.grid(code) is None:
+            raise KeyError(code)
+        return grid_versions(svc, code, lang)
+    if name == "ranking":
+        return worker_ranking(svc, kind, code)
+    if name == "points":
+        return points_board(svc, kind, code, scope, lang)
     grids = grids_of(svc, kind, code)
     if name == "units":
-        if kind == "grid":
-            raise KeyError(name)
         return unit_rows(svc, kind, code)
     if name == "workers":
         return worker_rows(svc, grids, scope, lang=lang)

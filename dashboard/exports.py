@@ -99,23 +99,29 @@ def table_xlsx(title: str, columns: list[tuple[str, str]], rows: list[dict]) -> 
 
 @bp.get("/table/<name>.<fmt>")
 def table(name: str, fmt: str):
-    """Download a page's table (?path=/street/wanxin) as Excel (xlsx) or CSV."""
+    """Download a page's table (?path=/street/wanxin, or /worker/W0001&day=20260529 for the
+    cases a worker reported that day) as Excel (xlsx) or CSV.
+
+    Whoever may open the page may download its tables, nobody else: a street supervisor only
+    their street's units, workers and cases, a department operator only their department's
+    cases (dashboard.auth_policy.may_open_path)."""
     svc = services()
     path = request.args.get("path", "")
+    day = request.args.get("day", "")
     from dashboard.auth_policy import may_open_path, parse_page
 
-    if parse_page(path) is None or fmt not in ("xlsx", "csv"):
-        return Response("unknown page or format (xlsx, csv)", 404)
+    if parse_page(path) is None or fmt not in ("xlsx", "csv") or (day and not DAY.fullmatch(day)):
+        return Response("unknown page, format (xlsx, csv) or day (YYYYMMDD)", 404)
     if not may_open_path(svc, scope(), path):
         return Response(f"not allowed: {path[:80]}", 403)
     lg = lang()
     try:
-        rows = dq.table(svc, scope(), path, name, lg)
+        rows = dq.table(svc, scope(), path, name, lg, day=day)
     except KeyError:
         return Response(f"no table {name[:40]} on {path[:80]}", 404)
     fields = [f for f in dq.COLUMNS[name] if any(f in r for r in rows)] or list(dq.COLUMNS[name])
     columns = [(f, t(f"col_{f}", lg)) for f in fields]
-    stem = f"{name}-{path.strip('/').replace('/', '-') or 'district'}"
+    stem = f"{name}-{path.strip('/').replace('/', '-') or 'district'}" + (f"-{day}" if day else "")
     if fmt == "xlsx":
         return _download(table_xlsx(t(f"table_{name}", lg), columns, rows),
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -11,6 +11,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 from flask import current_app
 
+from dashboard import drill_queries as dq
 from dashboard.auth_routes import scope
 from dashboard.i18n import t
 
@@ -21,7 +22,8 @@ GRID_THEME = {"function": (
     "fontSize: 14, headerFontSize: 14, spacing: 5, "
     "fontFamily: ['Noto Sans CJK SC', 'Microsoft YaHei', 'sans-serif']})")}
 WIDE = {"item": 2, "grid": 1.6, "dept": 1.4, "name": 1.3, "station": 1.4, "note": 2,
-        "address": 2, "rule": 1.8, "id": 1.3, "when": 1.3}
+        "address": 2, "rule": 1.8, "id": 1.3, "when": 1.3, "reason": 1.8, "ref": 1.3,
+        "rank_today": 0.8, "rank_month": 0.8}
 LOCALE = {"zh": {"noRowsToShow": "暂无数据", "filterOoo": "筛选…", "contains": "包含",
                  "notContains": "不包含", "equals": "等于", "notEqual": "不等于",
                  "startsWith": "开头是", "endsWith": "结尾是", "lessThan": "小于",
@@ -30,7 +32,8 @@ LOCALE = {"zh": {"noRowsToShow": "暂无数据", "filterOoo": "筛选…", "cont
                  "lessThanOrEqual": "小于等于", "greaterThanOrEqual": "大于等于"},
           "en": {"noRowsToShow": "No data"}}
 NUMERIC = {"grids", "households", "workers", "online", "patrolling", "outside", "open",
-           "overdue", "battery", "late_min", "points", "version"}
+           "overdue", "battery", "late_min", "points", "version", "rank_today", "score_today",
+           "rank_month", "score_month", "points_month", "points_total"}
 
 
 def svc():  # noqa: ANN201
@@ -121,19 +124,22 @@ def _num(v: object) -> str:
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
-def card(title: str, body, cls: str = "", tools: list | None = None) -> html.Section:
-    """Return a titled card."""
-    return html.Section(className=f"dr-card {cls}", children=[
+def card(title: str, body, cls: str = "", tools: list | None = None,
+         grow: float | None = None) -> html.Section:
+    """Return a titled card; `grow` is its share of a column of cards (1 each by default)."""
+    return html.Section(className=f"dr-card {cls}", **({"style": {"flex": grow}} if grow else {}),
+                        children=[
         html.Div(className="dr-card-head", children=[html.H2(title), html.Div(tools or [])]),
         html.Div(body, className="dr-card-body")])
 
 
 def table(table_id: str, rows: list[dict], fields: tuple[str, ...] | list[str], lang: str,
-          export: str = "", path: str = "", height: str = "100%") -> list:
+          export: str = "", path: str = "", height: str = "100%", query: str = "") -> list:
     """Return (tools, grid): a sortable, filterable ag-grid whose rows open their `href`.
 
     CSV exports what is shown (sorted, filtered) in the browser; `export` names the server
-    table of this page for the Excel download (dashboard.exports).
+    table of this page for the Excel download (dashboard.exports), `query` adds to its URL
+    what else picks the rows (``day=20260529``).
     """
     present = [f for f in fields if any(r.get(f) not in (None, "") for r in rows)] or list(fields)
     cols = [{"field": f, "headerName": t(f"col_{f}", lang),
@@ -145,7 +151,8 @@ def table(table_id: str, rows: list[dict], fields: tuple[str, ...] | list[str], 
     tools = [html.Button(t("drill_export_csv", lang), className="dr-btn dr-csv",
                          **{"data-grid": table_id})]
     if export:
-        href = f"/export/table/{export}.xlsx?path={quote(path)}&lang={lang}"
+        href = f"/export/table/{export}.xlsx?path={quote(path)}&lang={lang}" + \
+            (f"&{query}" if query else "")
         tools.append(html.A(t("drill_export_xlsx", lang), href=href, className="dr-btn",
                             download=""))
     grid = dag.AgGrid(
@@ -155,12 +162,32 @@ def table(table_id: str, rows: list[dict], fields: tuple[str, ...] | list[str], 
                        "suppressHeaderFilterButton": True,
                        "floatingFilterComponentParams": {"suppressFilterButton": True}},
         dashGridOptions={"theme": GRID_THEME, "getRowId": {"function": "params.data.href || "
-                                                            "String(params.data.id)"},
+                                                            "('' + params.data.id)"},
                          "localeText": LOCALE.get(lang, LOCALE["en"]),
                          "rowHeight": 34, "headerHeight": 36, "animateRows": False},
         csvExportParams={"fileName": f"{table_id}.csv"},
         style={"height": height, "width": "100%"})
     return [tools, grid]
+
+
+def boards(level: str, code: str, path: str, lang: str) -> html.Div:
+    """Return the worker ranking (today / this month) and party-member points (this month /
+    all time) of a street or station, side by side; a worker's row opens their page."""
+    s = svc()
+    ranking = dq.worker_ranking(s, level, code)
+    points = dq.points_board(s, level, code, scope(), lang)
+    r_tools, r_grid = table("drill-ranking", ranking, dq.COLUMNS["ranking"], lang, "ranking", path)
+    p_tools, p_grid = table("drill-points", points, dq.COLUMNS["points"], lang, "points", path)
+    return html.Div(className="dr-grid-2 dr-lower dr-boards", children=[
+        card(t("drill_ranking", lang), r_grid, tools=r_tools),
+        card(t("drill_points_board", lang), p_grid, tools=p_tools)])
+
+
+def below(page: html.Div, *parts) -> html.Div:
+    """Add parts under the body of a page made by shell(); return the page."""
+    main = next(c for c in page.children if isinstance(c, html.Main))
+    main.children = [*main.children, *parts]
+    return page
 
 
 def map_view(map_id: str, data: dict, cls: str = "") -> html.Div:

@@ -8,7 +8,6 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import drill_queries as dq
 from dashboard.auth_routes import scope
-from dashboard.dispatch import SUPERVISOR
 from dashboard.i18n import t
 from layouts._drill import card, lang_of, map_view, not_found, shell, svc, table
 
@@ -24,32 +23,6 @@ def _allowed(c: dict) -> list[str]:
     if s.role == "department" and c["department"] != s.dept:
         return []
     return [a for a, states in ACTIONS.get(s.role, {}).items() if c["state"] in states]
-
-
-def _step(s, h: dict, lang: str) -> dict:  # noqa: ANN001
-    """Return one row of the lifecycle table, its names in the page's language."""
-    action = h.get("action", "")
-    n = dq.names(s, lang)
-    note = h.get("note") or ""
-    if action.startswith("remind"):
-        note = {"district": t("drill_district", lang)}.get(note, n["dept"].get(note, note))
-    return {"id": f"{h.get('at')}-{action}", "when": dq.local(s, h.get("at"), "%m-%d %H:%M:%S"),
-            "action": t(f"step_{action}", lang), "actor": _actor(s, h.get("actor", ""), lang),
-            "dept": n["dept"].get(h.get("dept", ""), h.get("dept", "")), "note": note}
-
-
-def _actor(s, actor: str, lang: str) -> str:  # noqa: ANN001
-    """Return who took a step: a worker, a department, the district centre or the system."""
-    w = s.district.worker(actor)
-    if w is not None:
-        return w.name
-    role, _, who = actor.partition(":")
-    depts = dq.names(s, lang)["dept"]
-    if "supervisor" in (role, who):
-        return depts[SUPERVISOR]
-    if actor == "system":
-        return t("actor_system", lang)
-    return depts.get(who, who or actor)
 
 
 def layout(code: str = "", **kw) -> html.Div:
@@ -71,9 +44,9 @@ def layout(code: str = "", **kw) -> html.Div:
              (t("drill_reminders", lang), str(c["reminders"])),
              (t("drill_description", lang), c["description"] or "—")]
     info = html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="dr-facts")
-    steps = [_step(s, h, lang) for h in c.get("history", [])]
-    tl_tools, tl_grid = table("drill-timeline", steps, ("when", "action", "actor", "dept", "note"),
-                              lang)
+    steps = dq.timeline(s, c, lang)
+    tl_tools, tl_grid = table("drill-timeline", steps, dq.COLUMNS["timeline"], lang, "timeline",
+                              path)
     geo = {"mode": "case", "point": [c["lat"], c["lon"]], "u": c["urgency"],
            "ring": [[lat, lon] for lon, lat in g.ring] if g else [],
            "bounds": [[c["lat"] - 0.003, c["lon"] - 0.004], [c["lat"] + 0.003, c["lon"] + 0.004]]}

@@ -9,9 +9,13 @@ from dashboard import drill_queries as dq
 from dashboard.auth_routes import scope
 from dashboard.i18n import t
 from layouts._drill import card, crumbs, kpis, lang_of, map_view, not_found, shell, svc, table
+from layouts.district import SHORT_CASES
 
 dash.register_page(__name__, path_template="/grid/<code>", title="网格 · 网格运行指挥中心",
                    name="grid")
+# The short case columns of the other unit pages but the grid (all the same here): the table
+# has half the page's width and shows every column in full at 1920x1080.
+GRID_CASES = tuple(f for f in SHORT_CASES if f != "grid")
 
 
 def layout(code: str = "", **kw) -> html.Div:
@@ -40,7 +44,7 @@ def layout(code: str = "", **kw) -> html.Div:
     if scope().role == "district":
         actions.append(html.A(t("drill_edit_grid", lang), href=f"/grids/edit/{code}",
                               className="dr-btn"))
-    c_tools, c_grid = table("drill-cases", cases, dq.COLUMNS["cases"], lang, "cases", path)
+    c_tools, c_grid = table("drill-cases", cases, GRID_CASES, lang, "cases", path)
     body = [strip, html.Div(className="dr-grid-2", children=[
         card(t("drill_map", lang), map_view("drill-map-unit", dq.geo(s, "grid", code)),
              "dr-map-card"),

@@ -38,13 +38,9 @@ def layout(code: str = "", **kw) -> html.Div:
            "names": {g.code: g.name for g in grids},
            "versions": {g.code: stored.get(g.code, {}).get("version", 0) for g in grids},
            "bounds": _bounds(grids)}
-    versions = [{"id": v["version"], "version": v["version"],
-                 "by": v["by"] or t("drill_file", lang),
-                 "when": dq.local(s, v["at"], "%Y-%m-%d %H:%M") if v["at"] else "",
-                 "note": ", ".join(s.district.grid(c).name for c in v.get("grids", [code])
-                                   if s.district.grid(c)) if v["version"] else ""}
-                for v in reversed(ge.history(s, code))]
-    v_tools, v_grid = table("drill-versions", versions, ("version", "by", "when", "note"), lang)
+    versions = dq.grid_versions(s, code, lang)
+    v_tools, v_grid = table("drill-versions", versions, dq.COLUMNS["versions"], lang, "versions",
+                            path)
     tools = [html.Button(t("drill_reset", lang), id="ge-reset", className="dr-btn"),
              html.Button(t("drill_restore", lang), id="ge-restore", n_clicks=0,
                          className="dr-btn", disabled=len(versions) < 2),

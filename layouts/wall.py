@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, html
 from flask import current_app
 
+from dashboard import case_queries
+from dashboard import drill_queries as dq
 from dashboard.figures import STATUS_COLORS, wall_map_groups
 from dashboard.i18n import REASONS, STREAM_NAMES, reason, stream_name, t
 from layouts._cases import case_kpis, case_legend, case_panels
@@ -39,11 +43,17 @@ def _map(svc, group: dict, lang: str) -> html.Div:
 
 
 def _terms(svc, lang: str) -> dict[str, str]:
-    """Return pushed words (street, stream and rejection names) in the page's language."""
-    pushed = svc.settings.lang
-    out = {s.name: s.name_en or s.name for s in svc.district.streets} if lang == "en" else {}
+    """Return pushed words in the page's language: street, department and item names (the
+    case panels push the Chinese ones), stream names and rejection reasons (pushed in UI_LANG).
+    """
+    pushed, out = svc.settings.lang, {}
+    if lang == "en":
+        zh, en = case_queries.names(svc), dq.names(svc, "en")
+        for kind in ("street", "dept", "item"):
+            out |= {name: en[kind].get(code, name) for code, name in zh[kind].items()}
     out |= {stream_name(k, pushed): stream_name(k, lang) for k in STREAM_NAMES}
-    return out | {reason(k, pushed): reason(k, lang) for k in REASONS}
+    out |= {reason(k, pushed): reason(k, lang) for k in REASONS}
+    return {k: v for k, v in out.items() if k != v}
 
 
 def layout(**kw) -> html.Div:
@@ -51,9 +61,9 @@ def layout(**kw) -> html.Div:
     svc = current_app.extensions["gridwall"]
     lang = lang_of(kw)
     groups = wall_map_groups(svc.district)
-    cfg = {"offlineAfter": svc.settings.offline_after_s, "lang": lang,
-           "colors": STATUS_COLORS, "terms": _terms(svc, lang)}
-    return html.Div(className="gw-wall", children=[
+    cfg = {"offlineAfter": svc.settings.offline_after_s, "lang": lang, "colors": STATUS_COLORS}
+    terms = json.dumps(_terms(svc, lang), ensure_ascii=False)  # read by gw.term (wall_panels.js)
+    return html.Div(className="gw-wall", **{"data-terms": terms}, children=[
         dcc.Store(id="gw-config", data=cfg),
         html.Div(id="gw-config-ready", hidden=True),
         dcc.Store(id="gw-streets-store"),

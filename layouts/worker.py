@@ -1,5 +1,6 @@
 """Worker page: status, a day's track replayed on the map (play, pause, speed), patrols and
-coverage, cases reported, service tasks and party points; the track downloads as GPX or CSV."""
+coverage, cases reported, service tasks and party points award by award; the track downloads
+as GPX or CSV, the tables as CSV or Excel."""
 
 from __future__ import annotations
 
@@ -58,23 +59,22 @@ def layout(code: str = "", day: str = "", **kw) -> html.Div:
            "patrols": [[p[0], p[1]] for p in a.get("patrol_list", [])]}
     patrols = [html.Li(f"{_hm(s, p[0])}–{_hm(s, p[1])} · {t('drill_coverage', lang)} "
                        f"{p[2] * 100:.0f}%") for p in a.get("patrol_list", [])]
-    tasks = [{"href": f"/grid/{x['grid']}#task-{x['id']}", "id": x["id"],
-              "rule": x["rule_name"] if lang == "zh" else x["rule_name_en"] or x["rule_name"],
-              "resident": (x.get("resident") or {}).get("name", ""),
-              "status": x["status"], "due": dq.local(s, x["due"])} for x in doc["tasks"]]
-    pts = doc["points"]
-    c_tools, c_grid = table("drill-worker-cases", doc["cases"],
-                            ("id", "reported", "item", "urgency", "state", "dept"), lang)
-    t_tools, t_grid = table("drill-worker-tasks", tasks,
-                            ("rule", "resident", "status", "due"), lang)
+    pts, tasks, awards = doc["points"], doc["tasks"], doc["awards"]
+    c_tools, c_grid = table("drill-worker-cases", doc["cases"], dq.COLUMNS["worker_cases"], lang,
+                            "worker_cases", path, query=f"day={day}")
+    t_tools, t_grid = table("drill-worker-tasks", tasks, dq.COLUMNS["worker_tasks"], lang,
+                            "worker_tasks", path)
     side = [card(t("drill_patrol_list", lang), html.Ul(patrols, className="dr-list")
-                 if patrols else html.Div(t("drill_no_rows", lang), className="dr-empty")),
+                 if patrols else html.Div(t("drill_no_rows", lang), className="dr-empty"),
+                 grow=0.6),
             card(t("drill_reported", lang) + f" · {len(doc['cases'])}", c_grid, tools=c_tools),
             card(t("drill_tasks", lang) + f" · {len(tasks)}", t_grid, tools=t_tools)]
     if pts:
-        side.append(card(t("drill_points", lang), html.Div(className="dr-pair", children=[
-            html.Span(f"{t('drill_points_month', lang)} {pts['month_points']}"),
-            html.Span(f"{t('drill_points_total', lang)} {pts['total']}")])))
+        a_tools, a_grid = table("drill-worker-awards", awards, dq.COLUMNS["worker_awards"], lang,
+                                "worker_awards", path)
+        side.append(card(f"{t('drill_points', lang)} · {t('drill_points_month', lang)} "
+                         f"{pts['month_points']} · {t('drill_points_total', lang)} "
+                         f"{pts['total']}", a_grid, tools=a_tools, grow=1.4))
     title = f"{w.name} · {doc['grid'].name}"
     body = [strip, html.Div(className="dr-worker", children=[
         card(t("drill_track", lang), [

@@ -36,8 +36,9 @@ TZ = ZoneInfo("Asia/Shanghai")
 PASSWORD = "shot-password-1"
 
 
-def simulate(svc, client, clock, start_of_day: float, hours: float) -> None:  # noqa: ANN001
-    """Run reports and department actions from the day before, walkers from 07:00 today."""
+def simulate(svc, client, clock, start_of_day: float, hours: float):  # noqa: ANN001, ANN201
+    """Run reports and department actions from the day before, walkers from 07:00 today;
+    return a function that walks the district on for one more simulated second."""
     from streams.people import assess_day, sync_cases
     from streams.sim_cases import CaseDesks, CaseReporters, desk_keys
     from streams.simulate import Simulator
@@ -69,9 +70,26 @@ def simulate(svc, client, clock, start_of_day: float, hours: float) -> None:  # 
     sync_cases(svc, clock.now())
     assess_day(svc, svc.days.day(start_of_day), clock.now())
 
+    def walk_on() -> None:
+        clock.advance(1)
+        sim.step(clock.now())
+        while sim.outbox:
+            post = sim.outbox.popleft()
+            if post.path.startswith("/api/v1/positions"):
+                client.post(post.path, json=post.body)
+        gps.drain()
 
-def shoot(base: str, out: Path, svc) -> None:  # noqa: ANN001
-    """Sign in and save every page."""
+    return walk_on
+
+
+def feed(walk_on, stop: threading.Event) -> None:  # noqa: ANN001
+    """Keep the live GPS feed going (a simulated second every 0.2 s) until stopped."""
+    while not stop.wait(0.2):
+        walk_on()
+
+
+def shoot(base: str, out: Path, svc, walk_on) -> None:  # noqa: ANN001
+    """Sign in and save every page; the kiosk (in English) with its GPS feed live."""
     from playwright.sync_api import sync_playwright
 
     d = svc.district
@@ -110,12 +128,15 @@ def shoot(base: str, out: Path, svc) -> None:  # noqa: ANN001
             page.screenshot(path=str(out / f"{name}.png"))
             print("shot", name, path, flush=True)
         token = auth.create_wall_token(svc, "shot")
-        kiosk = b.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-        kiosk.goto(f"{base}/?wall={token}&pin=/")
+        kiosk = b.new_page(viewport={"width": 1920, "height": 1080}, locale="en-US")
+        stop = threading.Event()
+        threading.Thread(target=feed, args=(walk_on, stop), daemon=True).start()
+        kiosk.goto(f"{base}/?wall={token}&pin=/&lang=en")
         kiosk.wait_for_function("() => window.gw && gw.drawnCount && gw.drawnCount() > 0",
                                 timeout=30000)
-        time.sleep(3)
+        time.sleep(6)
         kiosk.screenshot(path=str(out / "kiosk.png"))
+        stop.set()
         b.close()
 
 
@@ -141,14 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     svc = build_services(settings, clock=clock)
     app, _sio = create_app(settings, services=svc)
     t0 = time.monotonic()
-    simulate(svc, app.server.test_client(), clock, start_of_day, args.hours)
+    walk_on = simulate(svc, app.server.test_client(), clock, start_of_day, args.hours)
     print(f"simulated in {time.monotonic() - t0:.0f} s", flush=True)
     auth.add_user(svc, "boss", PASSWORD, "district")
     port = free_port()
     server = make_server("127.0.0.1", port, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     args.out.mkdir(parents=True, exist_ok=True)
-    shoot(f"http://127.0.0.1:{port}", args.out, svc)
+    shoot(f"http://127.0.0.1:{port}", args.out, svc, walk_on)
     if args.serve:
         print(f"serving http://127.0.0.1:{port}/login  boss / {PASSWORD}", flush=True)
         try:

@@ -144,3 +144,26 @@ def test_a_supervisor_corrects_a_boundary_and_the_locator_uses_it(boss, page):
     wait_for(lambda: len(grid_edit.history(svc, code)) == 3)
     assert svc.district.grid(code).ring == ring
     assert page.errors == []
+
+
+TRUNCATED = """(sel) => Array.from(document.querySelectorAll(sel)).filter(
+    e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.trim())"""
+
+
+def test_the_grid_pages_case_table_shows_every_column_in_full(boss, page):
+    """At 1920x1080 no header or cell of the grid's open cases is cut off ("上报…")."""
+    from case_helpers import dispatcher, report
+
+    svc = boss.svc
+    for rid, item in (("G-LONG-1", "ZA015"), ("G-LONG-2", "HB026"), ("G-LONG-3", "CG041")):
+        report(svc, rid, item=item)  # the longest item and department names there are
+    dispatcher(svc).drain()
+    svc.clock.advance(3 * 86400)  # and every one of them days late
+    page.goto(boss.url + f"/grid/{WANXIN_GRID}")
+    page.wait_for_selector("#drill-cases .ag-row >> nth=2")
+    headers = page.eval_on_selector_all("#drill-cases .ag-header-cell-text",
+                                        "hs => hs.map(h => h.textContent)")
+    assert len(headers) >= 6
+    assert page.evaluate(TRUNCATED, "#drill-cases .ag-header-cell-text") == []
+    assert page.evaluate(TRUNCATED, "#drill-cases .ag-cell") == []
+    assert page.errors == []

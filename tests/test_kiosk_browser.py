@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import conftest
 import pytest
 import requests
-from case_helpers import WANXIN_GRID, point_in, worker_of
+from case_helpers import WANXIN_GRID, point_in, report, worker_of
 
 from dashboard import auth
 
@@ -154,7 +154,22 @@ def _texts(page, selector: str) -> list[str]:
     return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent)")
 
 
+def _overdue_case(svc, rid: str) -> None:
+    """Report a garbage pile-up in Wanxin (the street office's), dispatched, then two days late."""
+    import time
+
+    from dashboard import drill_queries as dq
+
+    report(svc, rid, item="CG006")
+    deadline = time.monotonic() + 10
+    while (dq.case(svc, rid) or {}).get("state") != "dispatched":
+        assert time.monotonic() < deadline, "not dispatched"
+        time.sleep(0.05)
+    svc.clock.advance(2 * 86400)
+
+
 def test_scale_and_language_come_from_the_url(auth_app, token, page):
+    _overdue_case(auth_app.svc, "EN-OD-1")
     page.goto(f"{auth_app.url}/?wall={token}&pin=/&scale=2&lang=en")
     page.wait_for_function(LIVE.format("live"), timeout=15000)
     assert page.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "32px"
@@ -164,6 +179,14 @@ def test_scale_and_language_come_from_the_url(auth_app, token, page):
     assert not CJK.search(" ".join(labels + titles + _texts(page, ".gw-title span + span")))
     page.wait_for_function("() => document.querySelector('#gw-streets').textContent"
                            ".includes('Wanxin Subdistrict')", timeout=15000)  # pushed names too
+    # the case panels' pushed item, street and department names are English too
+    page.wait_for_selector("#gw-od-EN-OD-1", timeout=15000)
+    assert page.inner_text("#gw-od-EN-OD-1 .gw-od-item") == "Garbage pile-up"
+    assert page.inner_text("#gw-od-EN-OD-1 .gw-od-dept") == "Wanxin Subdistrict Office"
+    assert page.inner_text("#gw-od-EN-OD-1 .gw-od-place").startswith("Wanxin Subdistrict ")
+    page.wait_for_selector("#gw-rk-st-wanxin", timeout=15000)
+    assert page.inner_text("#gw-rk-st-wanxin .gw-rk-name") == "Wanxin Subdistrict Office"
+    assert not CJK.search(" ".join(_texts(page, ".gw-od-item, .gw-od-dept, .gw-rk-name")))
 
 
 @pytest.mark.parametrize("path", ["/exchange", "/people"])
