@@ -287,7 +287,16 @@ def worker_tasks(svc: Services, wid: str, scope: Scope, lang: str = "zh") -> lis
     return [{"href": f"/grid/{x['grid']}#task-{x['id']}", "id": x["id"],
              "rule": x["rule_name"] if lang == "zh" else x["rule_name_en"] or x["rule_name"],
              "resident": (x.get("resident") or {}).get("name", ""),
-             "status": x["status"], "due": local(svc, x["due"])} for x in tasks]
+             "status": task_status(svc, x["status"], x["due"], lang),
+             "due": local(svc, x["due"])} for x in tasks]
+
+
+def task_status(svc: Services, status: str, due: float, lang: str = "zh") -> str:
+    """Return a service task's status for display: open, overdue (open past due) or done."""
+    if status == "open" and due < svc.clock.now():
+        status = "overdue"
+    key = f"task_{status}"
+    return status if t(key, lang) == key else t(key, lang)
 
 
 def member_points(svc: Services, wid: str, scope: Scope) -> dict | None:

@@ -120,8 +120,8 @@ def test_a_workers_tasks_export_to_csv_and_excel_as_the_page_lists_them(tasks):
     c = app_client(tasks)
     rows = csv_rows(c.get(f"/export/table/worker_tasks.csv?path=/worker/{PARTY}"))
     assert rows[0] == ["服务事项", "居民", "状态", "到期"]
-    assert sorted(r[:3] for r in rows[1:]) == [["租户信息重新登记", "李秀英", "open"],
-                                               ["老年证办理", "赵建国", "open"]]
+    assert sorted(r[:3] for r in rows[1:]) == [["租户信息重新登记", "李秀英", "待办"],
+                                               ["老年证办理", "赵建国", "待办"]]
     assert {r[3] for r in rows[1:]} == {"06-10 23:59", "06-20 23:59"}
     resp = c.get(f"/export/table/worker_tasks.xlsx?path=/worker/{PARTY}&lang=en")
     assert resp.status_code == 200 and "attachment" in resp.headers["Content-Disposition"]
@@ -129,6 +129,10 @@ def test_a_workers_tasks_export_to_csv_and_excel_as_the_page_lists_them(tasks):
     assert sheet[0] == ("Service", "Resident", "Status", "Due")
     assert sorted(r[0] for r in sheet[1:]) == ["Re-register tenant (tenancy ends)",
                                                "Senior card (turning 60)"]
+    assert {r[2] for r in sheet[1:]} == {"open"}
+    tasks.clock.advance(15 * 86400)  # past the tenancy task's due date, before the other's
+    rows = csv_rows(c.get(f"/export/table/worker_tasks.csv?path=/worker/{PARTY}"))
+    assert sorted(r[2] for r in rows[1:]) == ["已超期", "待办"]
 
 
 def test_a_cases_timeline_and_a_grids_versions_export_too(svc):
