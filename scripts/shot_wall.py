@@ -66,14 +66,25 @@ def main(argv: list[str] | None = None) -> int:
         events.drain()
         engine.tick()
     sim = Simulator(svc.district, svc.locator, clock, seed=3)
-    while clock.now() < end:
-        clock.advance(5)
+
+    def walk(seconds: float) -> None:
+        clock.advance(seconds)
         sim.step(clock.now())
         while sim.outbox:
             post = sim.outbox.popleft()
             client.post(post.path, json=post.body)
         gps.drain()
+
+    while clock.now() < end:
+        walk(5)
     engine.tick()
+    stop = threading.Event()
+
+    def feed() -> None:  # the phones keep reporting while the screenshot is taken
+        while not stop.wait(0.5):
+            walk(1)
+
+    threading.Thread(target=feed, daemon=True).start()
     from werkzeug.serving import make_server
 
     port = free_port()
@@ -91,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(4)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out))
+        stop.set()
         b.close()
     server.shutdown()
     redis.stop()
