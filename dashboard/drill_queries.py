@@ -411,20 +411,24 @@ def department(svc: Services, code: str, lang: str = "zh") -> dict:
     for d in days:
         pipe.hmget(svc.keys.cases_stats(d), f"hd:{code}", f"ot:{code}", f"lt:{code}",
                    f"rt:{code}", f"cl:{code}")
-    pipe.hgetall(svc.keys.cases_handle_times(days[-1][:6]))
+    months = sorted({days[0][:6], days[-1][:6]})  # the 30 days span one or two months
+    for m in months:
+        pipe.hgetall(svc.keys.cases_handle_times(m))
     res = pipe.execute()
     trend = {"days": days, "handled": [], "ontime": [], "late": [], "returned": []}
-    for vals in res[:-1]:
+    for vals in res[:len(days)]:
         hd, ot, lt, rt, _cl = (int(v or 0) for v in vals)
         trend["handled"].append(hd)
         trend["ontime"].append(ot)
         trend["late"].append(lt)
         trend["returned"].append(rt)
-    hist = {}
-    for k, v in res[-1].items():
-        dept, _, bucket = k.decode().rpartition(":")
-        if dept == code:
-            hist[ht_value(int(bucket)) / 3600.0] = int(v)
+    hist: dict[float, int] = {}
+    for month in res[len(days):]:
+        for k, v in month.items():
+            dept, _, bucket = k.decode().rpartition(":")
+            if dept == code:
+                h = ht_value(int(bucket)) / 3600.0
+                hist[h] = hist.get(h, 0) + int(v)
     rows = cases_in(svc, dept=code, lang=lang)
     open_all = [r for r in open_rows(svc) if r["d"] == code]
     overdue = sum(1 for r in open_all if r["dl"] and float(r["dl"]) < now

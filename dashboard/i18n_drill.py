@@ -71,7 +71,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "drill_gpx": ("下载 GPX", "GPX"),
     "drill_csv": ("下载 CSV", "CSV"),
     "drill_patrol_list": ("巡查时段", "Patrols"),
-    "drill_handling_hist": ("本月处置时长分布", "Handling time this month"),
+    "drill_handling_hist": ("本月及上月处置时长分布", "Handling time, this month and last"),
     "drill_trend": ("近30天处置趋势", "Last 30 days"),
     "drill_hours": ("小时", "hours"),
     "drill_cases_n": ("件数", "Cases"),

@@ -136,3 +136,15 @@ def test_the_command_line_issues_keys_for_open311_and_departments(svc, settings,
     assert app.main(["apikey", "create", "x", "--dept", "nobody"]) == 2
     assert app.main(["apikey", "revoke", "城管系统"]) == 0
     assert apikeys.lookup(svc, key) is None
+
+
+def test_the_department_page_shows_last_months_handling_times_early_in_a_month(client, wanxin,
+                                                                              svc, clock):
+    from dashboard import drill_queries as dq
+
+    client.post("/api/v1/cases/1/accept", headers=wanxin)
+    client.post("/api/v1/cases/1/handle", headers=wanxin, json={"note": "已清运"})
+    assert sum(dq.department(svc, "st-wanxin")["hist"].values()) == 1
+    clock.advance(4 * 86400)  # from 29 May into June
+    doc = dq.department(svc, "st-wanxin")
+    assert sum(doc["hist"].values()) == 1 and doc["handled_30d"] == 1
