@@ -189,22 +189,28 @@ class Consumer:
         return out
 
     def _step_ahead(self, block_ms: int | None) -> int:
-        """Like step, but while a batch is handled the next one is already being read.
+        """Like step, but while a full batch is handled the next one is already being read.
 
-        Handling is Python work and reading is Redis work, so on two cores they overlap; the
-        batches are still handled one at a time, in order, in this thread.
+        Handling is Python work and reading is Redis work, so on two cores they overlap when
+        there is a backlog; a batch that was not full means the stream is caught up, and then
+        the loop reads afresh instead (a read ahead would mostly come back empty).  Batches are
+        still handled one at a time, in order, in this thread.
         """
         if not self.read_ahead:
             return self.step(block_ms)
         ahead, self._ahead = self._ahead, None
-        batches = ahead.result() if ahead is not None else self._read(block_ms)
+        batches = ahead.result() if ahead is not None else []
+        if not batches:
+            batches = self._read(block_ms)
         if not batches:
             if len(self.handler.streams()) > 1 and block_ms:
                 self.stop.wait(min(block_ms, 200) / 1000)
-            return 0  # idle: read afresh next time rather than hold a read open
-        if self._reader is None:
-            self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-{self.handler.name}")
-        self._ahead = self._reader.submit(self._read, 0 if block_ms else None)
+            return 0
+        size = getattr(self.handler, "batch", None) or self.batch
+        if any(len(entries) >= size for _stream, entries in batches):
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-{self.handler.name}")
+            self._ahead = self._reader.submit(self._read, None)
         return sum(self.process(stream, entries) for stream, entries in batches)
 
     def _drop_ahead(self) -> None:
