@@ -103,7 +103,7 @@ def main() -> None:
                           tz=settings.tz)
         rate, cpu_rate = bench_consumer(svc, actor, RATE_CALLS)
         emit("calls_consumer_per_s", rate, "calls/s", 50_000, "higher", calls=RATE_CALLS,
-             batch=settings.consumer_batch, cpu_bound_per_s=round(cpu_rate))
+             batch=settings.calls_batch, cpu_bound_per_s=round(cpu_rate))
         per_million, keys = bench_memory(svc, actor, MEMORY_CALLS)
         emit("redis_bytes_per_million_calls", per_million, "bytes", calls=MEMORY_CALLS,
              span_h=24, counter_keys=keys)

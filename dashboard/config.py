@@ -60,6 +60,7 @@ class Settings:
     calls_stream_retention_s: int = 3600  # seconds of raw interface calls kept in the calls stream
     calls_max_future_s: int = 300  # seconds: calls further in the future are rejected
     calls_max_past_s: int = 7776000  # seconds: older calls are rejected (90 days)
+    calls_batch: int = 2500  # entries per read of the calls consumer (tallies merge per batch)
     exchange_minute_retention_s: int = 172800  # seconds per-minute call counters are kept (48 h)
     exchange_hour_retention_s: int = 7776000  # seconds per-hour call counters are kept (90 days)
     exchange_violations_kept: int = 10000  # count: latest violations kept with their details

@@ -113,6 +113,9 @@ class CallsHandler:
         self.r, self.keys, self.s, self.reg, self.clock = r, keys, settings, registry, clock
         self.days = Days(settings.tz)
         self.group = keys.group(self.name)
+        # Larger reads than other streams': a batch's calls share their counter fields, so a
+        # bigger batch means fewer HINCRBYs a call (0.63 at 1,000, 0.29 at 2,500).
+        self.batch = settings.calls_batch
         self._apply = r.register_script(APPLY_LUA)
         self._granted_ver: object = self  # nothing loaded yet (the version is bytes or None)
         self._trimmed = -math.inf
