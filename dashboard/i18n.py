@@ -21,7 +21,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "streets": ("街道态势", "Streets"),
     "street": ("街道", "Street"),
     "workers": ("网格员", "Workers"),
-    "rejections": ("异常数据原因", "Why records were rejected"),
+    "rejections": ("异常数据原因", "Rejection reasons"),
     "no_data": ("暂无数据", "No data yet"),
     "people": ("人", ""),
     # ---- exchange (issue 4)
