@@ -431,11 +431,35 @@ def department(svc: Services, code: str, lang: str = "zh") -> dict:
                 hist[h] = hist.get(h, 0) + int(v)
     rows = cases_in(svc, dept=code, lang=lang)
     open_all = [r for r in open_rows(svc) if r["d"] == code]
+    returned = returned_cases(svc, code, now, lang)
     overdue = sum(1 for r in open_all if r["dl"] and float(r["dl"]) < now
                   and r["s"] in ("dispatched", "accepted", "returned"))
     return {"open": len(open_all), "overdue": overdue,
             "returned_30d": sum(trend["returned"]), "handled_30d": sum(trend["handled"]),
-            "trend": trend, "hist": dict(sorted(hist.items())), "cases": rows}
+            "trend": trend, "hist": dict(sorted(hist.items())), "cases": rows,
+            "returned": returned}
+
+
+def returned_cases(svc: Services, code: str, now: float, lang: str = "zh") -> list[dict]:
+    """Return the cases a department returned in the last 30 days, newest first, as rows
+    with the reason it gave and where each case is now."""
+    from streams.cases import RETURNED_KEPT_S, CaseStore
+
+    store, n = CaseStore(svc), names(svc, lang)
+    hits = svc.r.zrevrangebyscore(svc.keys.cases_returned(code), "+inf",
+                                  now - RETURNED_KEPT_S, start=0, num=200, withscores=True)
+    out = []
+    for cid, at in hits:
+        case = store.get(cid.decode())
+        if case is None:
+            continue
+        reason = next((h["note"] for h in reversed(store.history(case.id))
+                       if h["action"] == "return" and abs(h["at"] - at) < 1), "")
+        out.append({"href": f"/case/{case.id}", "id": case.id,
+                    "returned": local(svc, at, "%m-%d %H:%M"), "return_reason": reason,
+                    "now_dept": n["dept"].get(case.dept, case.dept),
+                    "state": state_name(case.state, lang)})
+    return out
 
 
 # ---- case page -------------------------------------------------------------------------------
@@ -563,6 +587,7 @@ COLUMNS = {
     "worker_awards": ("when", "reason", "points", "ref", "note"),
     "timeline": ("when", "action", "actor", "dept", "note"),
     "versions": ("version", "by", "when", "note"),
+    "returned": ("id", "returned", "return_reason", "now_dept", "state"),
 }
 # The tables each kind of page has (exports of other tables of a page are 404).
 PAGE_TABLES = {
@@ -570,7 +595,7 @@ PAGE_TABLES = {
     "street": ("units", "workers", "cases", "ranking", "points"),
     "station": ("units", "workers", "cases", "ranking", "points"),
     "grid": ("workers", "cases"),
-    "department": ("cases",),
+    "department": ("cases", "returned"),
     "worker": ("worker_cases", "worker_tasks", "worker_awards"),
     "case": ("timeline",),
     "grid_edit": ("versions",),
@@ -592,6 +617,8 @@ def table(svc: Services, scope: Scope, path: str, name: str, lang: str = "zh",
     if name not in PAGE_TABLES.get(kind, ()):
         raise KeyError(name)
     if kind == "department":
+        if name == "returned":
+            return returned_cases(svc, code, svc.clock.now(), lang)
         return cases_in(svc, dept=code, lang=lang)
     if kind == "worker":
         if svc.district.worker(code) is None:

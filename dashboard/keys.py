@@ -162,6 +162,10 @@ class Keys:
         """Return the counters hash of a local day (YYYYMMDD) or month (YYYYMM)."""
         return f"{self.prefix}:{{cases}}:st:{period}"
 
+    def cases_returned(self, dept: str) -> str:
+        """Return the zset of cases a department returned (case id -> when), last 30 days."""
+        return f"{self.prefix}:{{cases}}:ret:{dept}"
+
     def cases_handle_times(self, month: str) -> str:
         """Return the hash '<dept>:<bucket>' -> count of handling times in a month (YYYYMM)."""
         return f"{self.prefix}:{{cases}}:ht:{month}"

@@ -63,6 +63,8 @@ def layout(code: str = "", **kw) -> html.Div:
                   (t("drill_ontime", lang),
                    f"{100 * sum(tr['ontime']) / judged:.0f}%" if judged else "—", "")])
     c_tools, c_grid = table("drill-cases", doc["cases"], dq.COLUMNS["cases"], lang, "cases", path)
+    r_tools, r_grid = table("drill-returned", doc["returned"], dq.COLUMNS["returned"], lang,
+                            "returned", path)
     empty = html.Div(t("drill_no_rows", lang), className="dr-empty")
     body = [strip, html.Div(className="dr-grid-2 dr-charts", children=[
         card(t("drill_handling_hist", lang),
@@ -72,6 +74,9 @@ def layout(code: str = "", **kw) -> html.Div:
              dcc.Graph(figure=_trend(tr, lang), config=GRAPH, className="dr-graph")),
     ]), card(t("drill_cases", lang) + f" · {len(doc['cases']):,}", c_grid, "dr-cases-card",
              tools=c_tools)]
+    if doc["returned"]:
+        body.append(card(t("drill_returned_list", lang) + f" · {len(doc['returned']):,}",
+                         r_grid, "dr-cases-card", tools=r_tools))
     name = dept.name if lang == "zh" else dept.name_en or dept.name
     items = [(t("drill_district", lang), "/district")]
     if dept.street and s.district.street(dept.street):

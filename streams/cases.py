@@ -50,6 +50,7 @@ MAX_TEXT = 2000  # characters of a description or note kept
 EVENTS_MAXLEN = 1_000_000  # reports kept in the events stream (years of a district's reports)
 DEG_M = EARTH_RADIUS_M * math.pi / 180  # metres of one degree of latitude
 HT_BASE = 1.25  # handling-time histogram: bucket b holds about 60 * 1.25**b seconds
+RETURNED_KEPT_S = 30 * 86400  # seconds a department's returned cases stay listed
 
 # Apply groups of operations, each only if its case's version is the expected one
 # ('' = the case must not exist).  ARGV: n, then per group: case key, expected rv, op count,
@@ -233,7 +234,12 @@ class CaseStore:
             elif st.action == "overdue":
                 ops += self.stats_ops(after.deadline, {f"lt:{after.dept}": 1})
             elif st.action == "return":
-                ops += self.stats_ops(st.at, {f"rt:{before.dept if before else ''}": 1})
+                dept = before.dept if before else ""
+                ops += self.stats_ops(st.at, {f"rt:{dept}": 1})
+                if dept:  # the department page lists what it returned in the last 30 days
+                    ret = self.keys.cases_returned(dept)
+                    ops += [("ZADD", ret, f"{st.at:.3f}", after.id),
+                            ("ZREMRANGEBYSCORE", ret, "-inf", f"({st.at - RETURNED_KEPT_S:.3f}")]
             elif st.action == "close":
                 ok = int(on_time(after))
                 ops += self.stats_ops(st.at, {

@@ -148,3 +148,25 @@ def test_the_department_page_shows_last_months_handling_times_early_in_a_month(c
     clock.advance(4 * 86400)  # from 29 May into June
     doc = dq.department(svc, "st-wanxin")
     assert sum(doc["hist"].values()) == 1 and doc["handled_30d"] == 1
+
+
+def test_the_department_page_lists_the_cases_it_returned_with_the_reason(client, wanxin, svc,
+                                                                         clock):
+    from dashboard import drill_queries as dq
+
+    client.post("/api/v1/cases/1/return", headers=wanxin,
+                json={"reason": "涉及消防通道", "to": "xiaofang"})
+    [row] = dq.department(svc, "st-wanxin")["returned"]
+    assert (row["id"], row["return_reason"], row["now_dept"], row["state"]) == (
+        "1", "涉及消防通道", "消防救援支队", "已派遣")
+    clock.advance(31 * 86400)  # listed for 30 days
+    assert dq.department(svc, "st-wanxin")["returned"] == []
+
+
+def test_the_returned_cases_export_as_the_department_page_lists_them(client, wanxin, svc):
+    client.post("/api/v1/cases/1/return", headers=wanxin, json={"reason": "不属于本单位"})
+    resp = client.get("/export/table/returned.csv?path=/department/st-wanxin")
+    lines = resp.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert resp.status_code == 200
+    assert lines[0].split(",")[:3] == ["案件编号", "退回时间", "退回理由"]
+    assert lines[1].startswith("1,") and "不属于本单位" in lines[1]

@@ -230,8 +230,10 @@ def test_case_keys_are_pinned_and_share_one_cluster_slot():
     assert k.case("260529000001") == "gw:{cases}:c:260529000001"
     assert k.cases_due() == "gw:{cases}:due"
     assert k.cases_count("dept") == "gw:{cases}:n:dept"
-    keys = [k.case("1"), k.case_history("1"), k.cases_all(), k.cases_open(), k.cases_due(),
-            k.cases_queue("x"), k.cases_count("grid"), k.cases_remind(), k.cases_geo("CG006"),
+    assert k.cases_returned("xiaofang") == "gw:{cases}:ret:xiaofang"
+    keys = [k.cases_returned("x"), k.case("1"), k.case_history("1"), k.cases_all(),
+            k.cases_open(), k.cases_due(), k.cases_queue("x"), k.cases_count("grid"),
+            k.cases_remind(), k.cases_geo("CG006"),
             k.cases_stats("20260529"), k.cases_handle_times("202605"), k.reminders_stream(),
             k.case_seq("20260529")]
     assert len({key_slot(x.encode()) for x in keys}) == 1
