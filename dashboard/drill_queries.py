@@ -493,14 +493,29 @@ def timeline(svc: Services, c: dict, lang: str = "zh") -> list[dict]:
     for h in c.get("history", []):
         action = h.get("action", "")
         note = h.get("note") or ""
-        if action.startswith("remind"):
-            note = {"district": t("drill_district", lang)}.get(note, n["dept"].get(note, note))
+        if action.startswith("remind") or action == "overdue":
+            note = recipient_name(svc, note, lang)
         rows.append({"id": f"{h.get('at')}-{action}",
                      "when": local(svc, h.get("at"), "%m-%d %H:%M:%S"),
                      "action": t(f"step_{action}", lang),
                      "actor": actor_name(svc, h.get("actor", ""), lang),
                      "dept": n["dept"].get(h.get("dept", ""), h.get("dept", "")), "note": note})
     return rows
+
+
+def recipient_name(svc: Services, who: str, lang: str = "zh") -> str:
+    """Return whom a reminder or overdue notice went to: a worker, a street, the district
+    centre or a department, by name."""
+    w = svc.district.worker(who)
+    if w is not None:
+        return w.name
+    kind, _, code = who.partition(":")
+    street = svc.district.street(code) if kind == "street" else None
+    if street is not None:
+        return street.name if lang == "zh" else street.name_en or street.name
+    if who == "district":
+        return t("drill_district", lang)
+    return names(svc, lang)["dept"].get(who, who)
 
 
 def actor_name(svc: Services, actor: str, lang: str = "zh") -> str:

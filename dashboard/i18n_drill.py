@@ -207,6 +207,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "step_reopen": ("核查未通过", "reopened"),
     "step_close": ("结案", "closed"),
     "step_link": ("合并重复", "linked"),
+    "step_linked": ("并入本案", "duplicate linked here"),
     "step_unlink": ("取消合并", "unlinked"),
     "step_overdue": ("超期", "overdue"),
     "step_remind.unhandled": ("催办部门", "reminder to department"),

@@ -170,3 +170,14 @@ def test_the_returned_cases_export_as_the_department_page_lists_them(client, wan
     assert resp.status_code == 200
     assert lines[0].split(",")[:3] == ["案件编号", "退回时间", "退回理由"]
     assert lines[1].startswith("1,") and "不属于本单位" in lines[1]
+
+
+def test_reminder_and_overdue_recipients_show_by_name_in_a_cases_timeline(svc):
+    from dashboard import drill_queries as dq
+
+    w = svc.district.workers[0]
+    assert dq.recipient_name(svc, w.id) == w.name
+    assert dq.recipient_name(svc, "street:wanxin") == "万新街道"
+    assert dq.recipient_name(svc, "street:wanxin", "en").startswith("Wanxin")
+    assert dq.recipient_name(svc, "xiaofang") == "消防救援支队"
+    assert dq.t("step_linked", "zh") != "step_linked"
