@@ -13,6 +13,7 @@ form field csrf).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -101,8 +102,10 @@ def _deny(status: int, reason: str) -> Response:
     return Response(json.dumps({"error": reason}), status, mimetype="application/json")
 
 
+@functools.cache
 def _path_vars() -> frozenset[str]:
-    """Return the names of the variables in the pages' path templates (e.g. code)."""
+    """Return the names of the variables in the pages' path templates (e.g. code); the pages
+    are registered before the first request, so once is enough."""
     import dash
 
     return frozenset(re.findall(r"<(\w+)>", " ".join(

@@ -197,6 +197,15 @@ def browser():
         b.close()
 
 
+def sign_in(page, url: str, name: str, password: str) -> None:
+    """Sign in through the login form and wait for the first page (a drill page or the wall)."""
+    page.goto(url + "/login")
+    page.fill("#u", name)
+    page.fill("#p", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".dr-page, .gw-wall", timeout=20000)
+
+
 @pytest.fixture
 def page(browser):
     """Return a fresh 1920x1080 page; console errors are collected on page.errors."""

@@ -16,6 +16,7 @@ from dashboard import drill_queries as dq
 from dashboard.people import people
 from streams.people import assess_day, record_volunteer
 from tests._people import cover_walk, put_track, resident, use_registry
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct-horse-1"
@@ -109,10 +110,7 @@ def street_supervisor(auth_app, page):
     """The Wanxin street supervisor signed in after two_days (access control on)."""
     two_days(auth_app.svc)
     auth.add_user(auth_app.svc, "wx", PASSWORD, "street", street="wanxin")
-    page.goto(auth_app.url + "/login")
-    page.fill("#u", "wx")
-    page.fill("#p", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, auth_app.url, "wx", PASSWORD)
     page.wait_for_url("**/street/wanxin")
     return auth_app
 

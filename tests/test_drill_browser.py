@@ -11,6 +11,7 @@ from case_helpers import WANXIN_GRID, point_in, worker_of
 from dashboard import auth
 from dashboard.queries import track
 from streams.gps_state import pack_point
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct-horse-1"
@@ -19,10 +20,7 @@ PASSWORD = "correct-horse-1"
 @pytest.fixture
 def boss(auth_app, page):
     auth.add_user(auth_app.svc, "boss", PASSWORD, "district")
-    page.goto(auth_app.url + "/login")
-    page.fill("#u", "boss")
-    page.fill("#p", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, auth_app.url, "boss", PASSWORD)
     page.wait_for_selector(".gw-wall")
     return auth_app
 

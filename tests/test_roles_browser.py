@@ -7,6 +7,7 @@ import pytest
 from case_helpers import JUNLIANG_GRID, dispatcher, report, worker_of
 
 from dashboard import auth
+from tests import conftest
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct-horse-1"
@@ -25,11 +26,7 @@ def site(auth_app):
 
 
 def sign_in(page, site, name: str) -> None:
-    page.goto(site.url + "/login")
-    page.fill("#u", name)
-    page.fill("#p", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector(".dr-page, .gw-wall", timeout=20000)
+    conftest.sign_in(page, site.url, name, PASSWORD)
 
 
 def texts(page, selector: str) -> list[str]:
