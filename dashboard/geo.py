@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -10,6 +11,7 @@ import shapely
 from shapely import STRtree
 from shapely.geometry import Polygon
 
+from dashboard.geo_cells import CellIndex
 from dashboard.models import District, Place
 
 EARTH_RADIUS_M = 6371008.8  # mean Earth radius (IUGG), metres
@@ -18,7 +20,8 @@ FloatArray = float | np.ndarray  # a scalar or an array of degrees / metres
 
 
 class Locator:
-    """Find the grid of a lon/lat point: bounding-box rejection, then an STRtree of polygons.
+    """Find the grid of a lon/lat point: bounding-box rejection, then an STRtree of polygons
+    (one point) or a cell index (many points, dashboard/geo_cells.py).
 
     Borders belong to grids (a point is in a grid when the polygon covers it).  A point on
     a border shared by several grids, edge or vertex, resolves to the grid with the lowest
@@ -34,6 +37,8 @@ class Locator:
         self.bounds: tuple[float, float, float, float] = tuple(
             float(v) for v in shapely.total_bounds(self.polygons)
         )
+        self._cells: CellIndex | None = None  # built on first use: only consumers need it
+        self._cells_lock = threading.Lock()
         self._index = {g.code: i for i, g in enumerate(district.grids)}
         self._places = [Place(g.code, g.station, g.street) for g in district.grids]
 
@@ -67,16 +72,16 @@ class Locator:
         todo = np.flatnonzero(inside)
         if todo.size == 0:
             return out
-        x, y = lons.flat[todo], lats.flat[todo]
-        src, hit = self.tree.query(shapely.points(x, y))  # bounding-box candidates
-        # the exact test on the prepared polygons is faster than query(predicate=...)
-        exact = shapely.intersects_xy(self.polygons[hit], x[src], y[src])
-        src, hit = src[exact], hit[exact]
-        best = np.full(todo.size, len(self.polygons), dtype=np.int64)
-        np.minimum.at(best, src, hit)  # a border point in several grids: the lowest index
-        found = best < len(self.polygons)
-        out.flat[todo[found]] = best[found]
+        out.flat[todo] = self.cells().locate(lons.flat[todo], lats.flat[todo])
         return out
+
+    def cells(self) -> CellIndex:
+        """Return the cell index of the grids, building it the first time."""
+        if self._cells is None:
+            with self._cells_lock:
+                if self._cells is None:
+                    self._cells = CellIndex(self.polygons, self.bounds)
+        return self._cells
 
 
 def haversine_m(

@@ -30,8 +30,10 @@ from dashboard.models import District
 from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput, unpack_fields
 from streams.gps_batch import Rows, parse_rows
+from streams.gps_state import TRACK_RECORD
 from streams.gps_step import Folder, Plan
 
+RECORD_BYTES = TRACK_RECORD.size  # one packed track point
 CHUNK = 3000  # workers per Lua call (bounds how long one call blocks Redis: ~20 ms)
 
 # Apply a batch of worker updates where every entry is still pending with this consumer and
@@ -45,19 +47,23 @@ CHUNK = 3000  # workers per Lua call (bounds how long one call blocks Redis: ~20
 # arguments costs more than the work), the track points, the track key prefix (track keys are
 # built here: same hash tag, so the same slot).  JSON: w workers, s their states, e expected
 # ids, n accepted count of each, a accepted ids, i ids to check, d days, per track item tw
-# worker, td day, tl bytes; first, last, limit: the XPENDING range and count.
+# worker, td day, tl bytes; first, last, limit: the XPENDING range and count.  The usual
+# batch leaves out what it can (cjson's decoding is a large part of the call): no i when
+# every id checked is accepted, no n when each worker has one, no td with one day, and no tl
+# when every item is one record of r bytes.
 APPLY_LUA = """
 local stream, group, me = KEYS[3], ARGV[1], ARGV[2]
 local b, blob, tprefix = cjson.decode(ARGV[3]), ARGV[4], ARGV[5]
-local mine, held, m = {}, 0, #b.i
-for _, id in ipairs(b.i) do mine[id] = true end
+local ids = b.i or b.a
+local mine, held, m = {}, 0, #ids
+for _, id in ipairs(ids) do mine[id] = true end
 local p = redis.call('XPENDING', stream, group, b.first, b.last, b.limit, me)
 for _, e in ipairs(p) do
   if mine[e[1]] then held, mine[e[1]] = held + 1, false end
 end
 if held < m then
   local gone = {}
-  for _, id in ipairs(b.i) do
+  for _, id in ipairs(ids) do
     if mine[id] and (#p < b.limit or
         #redis.call('XPENDING', stream, group, id, id, 1, me) == 0) then
       gone[#gone + 1] = id
@@ -90,7 +96,7 @@ end
 local pairs_, acks, at, np, na = {}, {}, 1, 0, 0
 local s, a, cnt = b.s, b.a, b.n
 for k = 1, n do
-  local c = cnt[k]
+  local c = cnt and cnt[k] or 1
   if not bad[k] then
     pairs_[np + 1], pairs_[np + 2], np = ws[k], s[k], np + 2
     for j = at, at + c - 1 do
@@ -103,12 +109,12 @@ end
 sliced('HSET', KEYS[1], pairs_)
 local members, prefix, counts = {}, {}, {}
 for k = 1, #b.d do members[k], prefix[k], counts[k] = {}, tprefix .. b.d[k] .. ':', 0 end
-local tw, td, tl = b.tw, b.td, b.tl
+local tw, td, tl, rec = b.tw, b.td, b.tl, b.r
 at = 1
 for j = 1, #tw do
-  local w, len = tw[j], tl[j]
+  local w, len = tw[j], tl and tl[j] or rec
   if not bad[w] then
-    local day = td[j]
+    local day = td and td[j] or 1
     call('APPEND', prefix[day] .. ws[w], sub(blob, at, at + len - 1))
     counts[day] = counts[day] + 1
     members[day][counts[day]] = ws[w]
@@ -147,6 +153,7 @@ class GpsHandler:
     ) -> None:
         self.r, self.keys, self.s = r, keys, settings
         self.district, self.locator, self.clock = district, locator, clock
+        locator.cells()  # build the cell index now, not under the first batch
         self.days = Days(settings.tz)
         self._apply = r.register_script(APPLY_LUA)
         self.folder = Folder(settings, district, self.days)
@@ -262,19 +269,28 @@ class GpsHandler:
         stream = self.keys.gps_stream(shard)
         keys = [self.keys.gps_last(shard), self.keys.gps_days(shard), stream]
         keys += [self.keys.gps_track_index(shard, d) for d in days]
+        counts = [plan.accepted[k] for k in positions]
+        acks = [e.decode() for k in positions for e in plan.acks[k]]
+        check = [e.decode() for e in ids]
+        sizes = [len(b) for _, _, b in tracks]
         batch = {
             "w": [plan.workers[k] for k in positions],
             "s": [plan.states[k].decode() for k in positions],
             "e": [plan.expected[k].decode() for k in positions],
-            "n": [plan.accepted[k] for k in positions],
-            "a": [e.decode() for k in positions for e in plan.acks[k]],
-            "i": [e.decode() for e in ids],
+            "a": acks,
             "d": days,
             "tw": [line[k] for k, _, _ in tracks],
-            "td": [day_line[d] for _, d, _ in tracks],
-            "tl": [len(b) for _, _, b in tracks],
+            "r": RECORD_BYTES,
             "first": span[0].decode(), "last": span[1].decode(), "limit": span[2],
         }
+        if any(c != 1 for c in counts):
+            batch["n"] = counts
+        if check != acks:
+            batch["i"] = check
+        if len(days) > 1:
+            batch["td"] = [day_line[d] for _, d, _ in tracks]
+        if any(n != RECORD_BYTES for n in sizes):
+            batch["tl"] = sizes
         argv = [source.group, source.consumer, orjson.dumps(batch),
                 b"".join(b for _, _, b in tracks), self.keys.gps_track_prefix(shard)]
         conflicts, gone = self._apply(keys=keys, args=argv)
