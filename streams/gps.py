@@ -229,14 +229,28 @@ class GpsHandler:
         where = self.locator.locate_many(rows.lon, rows.lat)
         workers = list(dict.fromkeys(rows.workers))
         plan = self.folder.fold(rows, where, self._read(shard, workers))
+        order = np.lexsort((rows.seq, rows.ms))
+        span = (rows.ids[order[0]], rows.ids[order[-1]], 2 * len(rows.ids) + 64)
+        if len(workers) <= CHUNK:  # the usual batch: one call, no bookkeeping per worker
+            retry, gone = self._write(shard, plan, None, rows.ids, span, source)
+            if gone:
+                retry = set(workers)
+        else:
+            retry, gone = self._write_chunks(shard, plan, rows, workers, span, source)
+        self._publish(plan, retry, int(rows.ms.min()) / 1000.0)
+        return plan, retry, gone
+
+    def _write_chunks(self, shard: int, plan: Plan, rows: Rows, workers: list[str],
+                      span: tuple[bytes, bytes, int], source: Source
+                      ) -> tuple[set[str], set[bytes]]:
+        """Write a batch of more than CHUNK workers in several calls; return the workers to
+        retry and the entries another consumer already handled."""
         ids_of: dict[str, list[bytes]] = defaultdict(list)
         for w, e in zip(rows.workers, rows.ids, strict=True):
             ids_of[w].append(e)
         pos_of = {w: k for k, w in enumerate(plan.workers)}
         retry: set[str] = set()
         gone: set[bytes] = set()
-        order = np.lexsort((rows.seq, rows.ms))
-        span = (rows.ids[order[0]], rows.ids[order[-1]], 2 * len(rows.ids) + 64)
         for start in range(0, len(workers), CHUNK):
             chunk = workers[start : start + CHUNK]
             conflicts, lost = self._write(
@@ -247,23 +261,25 @@ class GpsHandler:
                 retry |= set(chunk)
             else:
                 retry |= conflicts
-        done = [w not in retry for w in plan.workers]
-        accepted = sum(a for k, a in enumerate(plan.accepted) if done[k])
-        delta = [d for d in plan.delta if done[d[0]]]
-        rejected = sum(1 for _, w, _f in plan.failures if w not in retry)
-        self._publish(plan, delta, accepted, rejected, int(rows.ms.min()) / 1000.0)
-        return plan, retry, gone
+        return retry, gone
 
     def _read(self, shard: int, workers: list[str]) -> dict[str, bytes | None]:
         """Return the stored state of each worker (one HMGET)."""
         return dict(zip(workers, self.r.hmget(self.keys.gps_last(shard), workers), strict=True))
 
-    def _write(self, shard: int, plan: Plan, positions: list[int], ids: list[bytes],
+    def _write(self, shard: int, plan: Plan, positions: list[int] | None, ids: list[bytes],
                span: tuple[bytes, bytes, int], source: Source) -> tuple[set[str], set[bytes]]:
-        """Apply the plan's writes of these workers in one Lua call; return the conflicting
-        workers and the entries no longer pending (span: first and last id, XPENDING count)."""
-        line = {k: n for n, k in enumerate(positions, 1)}
-        tracks = [t for t in plan.tracks if t[0] in line]
+        """Apply the plan's writes of these workers (None: all) in one Lua call; return the
+        conflicting workers and the entries no longer pending (span: first and last id,
+        XPENDING count)."""
+        if positions is None:
+            positions = list(range(len(plan.workers)))
+            tracks = plan.tracks
+            track_lines = [k + 1 for k, _, _ in tracks]
+        else:
+            line = {k: n for n, k in enumerate(positions, 1)}
+            tracks = [t for t in plan.tracks if t[0] in line]
+            track_lines = [line[k] for k, _, _ in tracks]
         days = list(dict.fromkeys(day for _, day, _ in tracks))
         day_line = {d: n for n, d in enumerate(days, 1)}
         stream = self.keys.gps_stream(shard)
@@ -279,7 +295,7 @@ class GpsHandler:
             "e": [plan.expected[k].decode() for k in positions],
             "a": acks,
             "d": days,
-            "tw": [line[k] for k, _, _ in tracks],
+            "tw": track_lines,
             "r": RECORD_BYTES,
             "first": span[0].decode(), "last": span[1].decode(), "limit": span[2],
         }
@@ -296,29 +312,26 @@ class GpsHandler:
         conflicts, gone = self._apply(keys=keys, args=argv)
         return {c.decode() for c in conflicts}, set(gone)
 
-    def _publish(
-        self,
-        plan: Plan,
-        delta: list[tuple[int, float, float, int, str, int]],
-        accepted: int,
-        rejected: int,
-        oldest_entry_s: float,
-    ) -> None:
+    def _publish(self, plan: Plan, retry: set[str], oldest_entry_s: float) -> None:
+        """Count what was applied and publish its delta (workers to retry left out)."""
+        pos, lat, lon, st, grid, ts = (plan.d_pos, plan.d_lat, plan.d_lon, plan.d_st,
+                                       plan.d_grid, plan.d_ts)
+        accepted, rejected = sum(plan.accepted), len(plan.failures)
+        if retry:
+            done = [w not in retry for w in plan.workers]
+            accepted = sum(a for k, a in enumerate(plan.accepted) if done[k])
+            rejected = sum(1 for _, w, _f in plan.failures if w not in retry)
+            keep = [j for j, k in enumerate(pos) if done[k]]
+            pos, lat, lon, st, grid, ts = ([col[j] for j in keep]
+                                           for col in (pos, lat, lon, st, grid, ts))
         pipe = self.r.pipeline(transaction=False)
         if accepted:  # throughput is per real second, however fast the clock runs
             add_count(pipe, self.keys, "gps.accepted", accepted, int(time.time()))
         if rejected:
             pipe.incrby(self.keys.counter("gps.rejected"), rejected)
-        if delta:
-            ids, lat, lon, st, g, ts = zip(*delta, strict=True)
-            msg = {
-                "ids": [plan.workers[k] for k in ids],
-                "lat": list(lat),
-                "lon": list(lon),
-                "st": list(st),
-                "g": list(g),
-                "ts": list(ts),
-                "t0": oldest_entry_s,
-            }  # server time of the oldest entry: lag probes
+        if pos:
+            workers = plan.workers
+            msg = {"ids": [workers[k] for k in pos], "lat": lat, "lon": lon, "st": st,
+                   "g": grid, "ts": ts, "t0": oldest_entry_s}  # t0: oldest entry, lag probes
             pipe.publish(self.keys.channel("gps"), orjson.dumps(msg))
         pipe.execute()

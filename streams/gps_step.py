@@ -45,8 +45,20 @@ class Plan:
     accepted: list[int] = field(default_factory=list)  # fixes accepted per worker
     acks: list[list[bytes]] = field(default_factory=list)  # their entry ids
     tracks: list[tuple[int, str, bytes]] = field(default_factory=list)  # (position, day, points)
-    delta: list[tuple[int, float, float, int, str, int]] = field(default_factory=list)
+    # the pushed delta as columns: the worker's position, lat, lon, status, grid, Unix second
+    d_pos: list[int] = field(default_factory=list)
+    d_lat: list[float] = field(default_factory=list)
+    d_lon: list[float] = field(default_factory=list)
+    d_st: list[int] = field(default_factory=list)
+    d_grid: list[str] = field(default_factory=list)
+    d_ts: list[int] = field(default_factory=list)
     failures: list[tuple[int, str, Failure]] = field(default_factory=list)  # (entry pos, worker, .)
+
+    @property
+    def delta(self) -> list[tuple[int, float, float, int, str, int]]:
+        """Return the delta as rows (position, lat, lon, status, grid, second)."""
+        return list(zip(self.d_pos, self.d_lat, self.d_lon, self.d_st, self.d_grid, self.d_ts,
+                        strict=True))
 
     def add(self, worker: str, expected: bytes, state: bytes, acks: list[bytes]) -> int:
         """Append one worker's write and return its position."""
@@ -177,15 +189,12 @@ class Folder:
         ]
         plan.accepted += [1] * len(al)
         plan.acks += [[r.ids[i]] for i in al]
-        plan.delta += zip(  # float("%.6f" % x) == round(x, 6), and cheaper
-            range(base, base + len(al)),
-            map(float, lat),
-            map(float, lon),
-            st,
-            [self.codes[g] for g in grids],
-            np.floor(r.ts[a]).astype(np.int64).tolist(),
-            strict=True,
-        )
+        plan.d_pos += range(base, base + len(al))
+        plan.d_lat += map(float, lat)  # float("%.6f" % x) == round(x, 6), and cheaper
+        plan.d_lon += map(float, lon)
+        plan.d_st += st
+        plan.d_grid += [self.codes[g] for g in grids]
+        plan.d_ts += np.floor(r.ts[a]).astype(np.int64).tolist()
         pt = np.flatnonzero(point)
         self._points(plan, r.ts[pt], r.lat[pt], r.lon[pt], np.searchsorted(a, pt) + base,
                      [day_names[d] for d in day[pt].tolist()])
@@ -252,9 +261,12 @@ class Folder:
         k = plan.add(worker, before, st.pack().encode(), acks)
         plan.tracks += [(k, day, bytes(blob)) for day, blob in pend.points.items()]
         if pend.accepted:
-            plan.delta.append(
-                (k, round(st.lat, 6), round(st.lon, 6), st.status, st.grid, math.floor(st.ts))
-            )
+            plan.d_pos.append(k)
+            plan.d_lat.append(round(st.lat, 6))
+            plan.d_lon.append(round(st.lon, 6))
+            plan.d_st.append(st.status)
+            plan.d_grid.append(st.grid)
+            plan.d_ts.append(math.floor(st.ts))
 
     def _step(self, pend: _Pending, eid: str, fix: Fix, grid: str) -> str | None:
         """Fold one fix into the pending state; return a reject reason or None."""

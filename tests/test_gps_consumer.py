@@ -267,3 +267,20 @@ def test_the_fix_rate_counts_real_seconds_whatever_the_simulated_clock(svc, cloc
     assert gps_consumer.drain() == 5
     time.sleep(1.1)  # the rate reads whole seconds that are over
     assert queries.gps_kpis(svc)["fixes_per_s"] == 1.0  # 5 fixes over the last 5 s
+
+
+def test_a_batch_of_more_workers_than_one_write_takes_is_written_in_parts(
+        svc, gps_consumer, clock, monkeypatch):
+    import streams.gps
+
+    monkeypatch.setattr(streams.gps, "CHUNK", 2)  # 5 workers: three conditional writes
+    workers = [f"W000{k}" for k in range(1, 6)]
+    for wid in workers:
+        _add(svc, wid, clock.now() - 10, *_inside(svc, wid))
+    _add(svc, "W0001", clock.now() - 10, *_inside(svc, "W0001"))  # a duplicate, refused
+    assert gps_consumer.drain() == 6
+    assert all(_state(svc, wid).ts == clock.now() - 10 for wid in workers)
+    day = svc.days.day(clock.now())
+    assert all(len(unpack_track(svc.r.get(svc.keys.gps_track(0, day, w)))) == 1 for w in workers)
+    assert [d["reason"] for d in _deadletters(svc)] == ["duplicate fix"]
+    assert svc.r.xpending(svc.keys.gps_stream(0), gps_consumer.group)["pending"] == 0
