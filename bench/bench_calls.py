@@ -16,6 +16,7 @@ from dashboard.redis_server import EmbeddedRedis
 from dashboard.services import build_services
 from streams.calls import CallsHandler
 from streams.consumer import Consumer
+from streams.runner import settle
 from streams.sim_calls import CallActor
 
 RATE_CALLS = int(os.environ.get("BENCH_CALLS", "300000"))
@@ -45,6 +46,7 @@ def _consumer(svc) -> Consumer:
     c = Consumer(svc.r, svc.keys, handler, name="bench", batch=svc.settings.consumer_batch,
                  clock=svc.clock)
     c.ensure_groups()
+    settle()  # as a consumer process does once started
     return c
 
 

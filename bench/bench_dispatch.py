@@ -28,6 +28,7 @@ from dashboard.redis_server import EmbeddedRedis
 from dashboard.services import build_services
 from streams.cases import CaseHandler, CaseStore, Report, report_fields
 from streams.consumer import Consumer
+from streams.runner import settle
 
 HISTORICAL = int(os.environ.get("BENCH_HISTORICAL", "1000000"))
 REPORTS = int(os.environ.get("BENCH_REPORTS", "120000"))
@@ -105,6 +106,7 @@ def bench_dispatch(svc, n: int) -> tuple[float, int, int]:
     pipe.execute()
     consumer = Consumer(svc.r, svc.keys, CaseHandler(svc), name="bench", batch=1000,
                         clock=svc.clock)
+    settle()  # as a consumer process does once started
     t0 = time.perf_counter()
     done = consumer.drain()
     elapsed = time.perf_counter() - t0

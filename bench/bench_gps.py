@@ -27,6 +27,7 @@ from dashboard.services import build_services
 from streams.consumer import Consumer
 from streams.fixes import fix_to_fields
 from streams.gps import GpsHandler
+from streams.runner import settle
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "20000"))
 CONSUMERS = int(os.environ.get("BENCH_GPS_CONSUMERS", "3"))  # consumer processes of the lag run
@@ -82,6 +83,7 @@ def bench_consumer(svc) -> float:
     handler = GpsHandler(svc.r, svc.keys, svc.settings, svc.district, svc.locator, svc.clock)
     c = Consumer(svc.r, svc.keys, handler, name="bench", batch=2000, clock=svc.clock)
     c.ensure_groups()
+    settle()  # as a consumer process does once started
     t = time.perf_counter()
     done = c.drain()
     elapsed = time.perf_counter() - t

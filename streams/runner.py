@@ -17,7 +17,7 @@ from dashboard.config import ROOT, Settings
 log = logging.getLogger("gridwall.runner")
 
 
-def _settle() -> None:
+def settle() -> None:
     """Move everything built at start-up out of the garbage collector's sight.
 
     A process holds a whole district (tens of thousands of polygons and records); without
@@ -43,7 +43,7 @@ def run_web(settings: Settings) -> int:
     from app import create_app
 
     app, socketio = create_app(settings)
-    _settle()
+    settle()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per GPS post
     log.info("wall on http://%s:%s/", settings.host, settings.port)
     socketio.run(
@@ -85,7 +85,7 @@ def run_gunicorn(settings: Settings) -> int:
             from app import create_app
 
             server = create_app(settings)[0].server
-            _settle()
+            settle()
             return server
 
     log.info("wall on http://%s:%s/ (%d gunicorn workers)", settings.host, settings.port,
@@ -111,7 +111,7 @@ def run_consumers(settings: Settings, names: list[str], name: str | None = None,
     if unknown:
         print(f"unknown stream(s): {', '.join(unknown)}; known: {', '.join(available)}")
         return 2
-    _settle()
+    settle()
     threads = []
     for n in chosen:
         c = Consumer(
@@ -155,7 +155,7 @@ def run_jobs(settings: Settings, every_s: float = 10.0) -> int:
 
     os.nice(max(0, min(19, settings.jobs_nice)))  # background work: ingest and consumers first
     svc = build_services(settings)
-    _settle()
+    settle()
     stop = threading.Event()
     _stop_on_signals(stop)
     people = start_people(svc, stop)
