@@ -43,18 +43,26 @@ def _fields(wid: str, ts: float, lat: float, lon: float) -> dict[str, str]:
     return fix_to_fields(Fix(wid, ts, lat, lon, speed=1.2, accuracy=5.0, battery=80.0))
 
 
-def bench_raw_xadd(r: redis.Redis, n: int = 200_000) -> float:
-    """Return the pipelined XADD rate of this redis-server with fix-sized entries."""
+def bench_raw_xadd(r: redis.Redis, n: int = 200_000) -> tuple[float, float]:
+    """Return the pipelined XADD rate of this redis-server with fix-sized entries, and the
+    rate of a consumer that only reads them in its group and acknowledges them (the ceiling
+    of any consumer that does work besides)."""
     f = _fields("W00001", time.time(), 39.0, 117.2)
+    stream = "bench:{raw}:xadd"
     t = time.perf_counter()
     for _start in range(0, n, 1000):
         pipe = r.pipeline(transaction=False)
         for _ in range(1000):
-            pipe.xadd("bench:{raw}:xadd", f)
+            pipe.xadd(stream, f)
         pipe.execute()
-    rate = n / (time.perf_counter() - t)
-    r.delete("bench:{raw}:xadd")
-    return rate
+    xadd = n / (time.perf_counter() - t)
+    r.xgroup_create(stream, "bench", id="0")
+    t = time.perf_counter()
+    while reply := r.xreadgroup("bench", "c", {stream: ">"}, count=2000):
+        r.xack(stream, "bench", *[eid for eid, _ in reply[0][1]])
+    read_ack = n / (time.perf_counter() - t)
+    r.delete(stream)
+    return xadd, read_ack
 
 
 def _preload(svc, n_per_worker: int, t0: float) -> int:
@@ -276,7 +284,9 @@ def main() -> None:
         settings = load_settings(env)
         svc = build_services(settings)
         if _wanted("xadd"):
-            emit("redis_xadd_raw_per_s", bench_raw_xadd(svc.r), "entries/s")
+            xadd, read_ack = bench_raw_xadd(svc.r)
+            emit("redis_xadd_raw_per_s", xadd, "entries/s")
+            emit("redis_read_ack_raw_per_s", read_ack, "entries/s")
         if _wanted("consumer"):
             emit("gps_consumer_fixes_per_s", bench_consumer(svc), "fixes/s", 100_000, "higher")
         if _wanted("lag"):
