@@ -9,6 +9,7 @@ import threading
 from flask import Blueprint, current_app, jsonify, request
 
 from dashboard import queries
+from dashboard.models import District
 from dashboard.services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -86,17 +87,23 @@ def wall_basemap():
 
 
 def basemap_json(svc: Services) -> str:
-    """Return the basemap GeoJSON text, built once per process (seconds for a whole city)."""
-    from dashboard.figures import wall_basemap as build
-
+    """Return the basemap GeoJSON text, built once per process (seconds for a whole city)
+    unless the process was given it (gunicorn's workers inherit the master's)."""
     body = svc.extra.get("wall_basemap")
     if body is None:
         with svc.extra.setdefault("wall_basemap.lock", threading.Lock()):  # one build at a time
             body = svc.extra.get("wall_basemap")
             if body is None:
-                body = json.dumps(build(svc.district), ensure_ascii=False)
+                body = build_basemap_json(svc.district)
                 svc.extra["wall_basemap"] = body
     return body
+
+
+def build_basemap_json(district: District) -> str:
+    """Return the basemap GeoJSON text of a district."""
+    from dashboard.figures import wall_basemap as build
+
+    return json.dumps(build(district), ensure_ascii=False)
 
 
 @bp.get("/wall/trails")

@@ -82,8 +82,9 @@ class Relay:
         self.sio.start_background_task(self._panels)
 
     def cached(self) -> list[tuple[str, object]]:
-        """Return the last payload of every periodic panel, for a client that just connected."""
-        if not self.leader:  # this process does not compute panels: do it now, once per interval
+        """Return the last payload of every periodic panel, for a client that just connected
+        (computed now if stale: another process computes them, or nobody was watching)."""
+        if self.periodic:
             now = time.monotonic()
             for p in self.periodic:
                 if p.last is None or now - p.at > p.interval_s:
@@ -140,6 +141,20 @@ class Relay:
                                     args=[self._token, ttl_ms]))
         except redis.RedisError:
             return False
+
+    def _audience(self) -> int:
+        """Return how many wall browsers are connected: to this process, or (shared) to any
+        web process that reported in the last 10 s."""
+        if not self.shared:
+            return self.clients()
+        try:
+            docs = self.svc.r.hgetall(self.svc.keys.web_processes())
+        except redis.RedisError:
+            return 1  # unknown: go on computing, the panels show the outage themselves
+        now = time.time()
+        others = [orjson.loads(v) for k, v in docs.items() if k.decode() != self.process]
+        # this process's own count is fresher than its last report
+        return self.clients() + sum(d["clients"] for d in others if now - d["at"] < 10)
 
     def _report(self) -> None:
         """Record this process's browser count (the push-clients metric), every few seconds."""
@@ -216,11 +231,13 @@ class Relay:
             )
 
     def _panels(self) -> None:
-        """Compute and push every periodic panel when due (the lease holder only, if shared)."""
+        """Compute and push every periodic panel when due (the lease holder only, if shared),
+        while some wall is connected: with nobody watching, the CPU is the phones'."""
         while not self.stop.is_set():
             start = time.monotonic()
+            watched = self.leader and self._audience() > 0
             for p in self.periodic:
-                if start >= p.due and self.leader:
+                if start >= p.due and watched:
                     p.due = start + p.interval_s
                     try:
                         p.last, p.at = p.producer(self.svc), start

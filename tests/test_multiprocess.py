@@ -15,6 +15,7 @@ import requests
 import socketio
 from scale_helpers import app_env, fix_item, spawn, stop, wait_for, wait_http
 
+from dashboard.api import build_basemap_json
 from dashboard.clock import Clock
 from dashboard.keys import Keys
 from dashboard.redis_server import free_port
@@ -123,3 +124,10 @@ def test_the_panels_go_on_when_the_worker_computing_them_dies(prod):
     finally:
         for wall in walls:
             wall.sio.disconnect()
+
+
+def test_every_worker_serves_the_basemap_the_master_built_before_the_fork(prod):
+    svc, url, _ = prod
+    expected = orjson.loads(build_basemap_json(svc.district))
+    served = [requests.get(url + "/api/v1/wall/basemap", timeout=10) for _ in range(8)]
+    assert all(r.status_code == 200 and orjson.loads(r.content) == expected for r in served)
