@@ -31,6 +31,7 @@ from streams.runner import settle
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "20000"))
 CONSUMERS = int(os.environ.get("BENCH_GPS_CONSUMERS", "3"))  # consumer processes of the lag run
+OSMAND_CONNS = int(os.environ.get("BENCH_OSMAND_CONNS", "16"))  # keep-alive connections
 PARTS = os.environ.get("BENCH_GPS_PARTS", "")  # e.g. "consumer": run only these (default all)
 
 
@@ -196,35 +197,41 @@ def bench_track_bytes(svc) -> float:
 
 
 def _osmand_load(url: str, seconds: float, conns: int, out: list) -> None:
-    import http.client
+    """Send OsmAnd GETs over `conns` keep-alive connections for `seconds`; add each latency
+    (ms) to out.  One event loop, as wrk does: a client thread per connection would take
+    the CPU the server under test needs (the cores are shared)."""
+    import asyncio
     from urllib.parse import urlparse
 
     u = urlparse(url)
-    lat_ms: list[float] = []
-    end = time.time() + seconds
 
-    def one(k: int) -> None:
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    async def one(k: int, end: float, lat_ms: list[float]) -> None:
+        reader, writer = await asyncio.open_connection(u.hostname, u.port)
         i = 0
         while time.time() < end:
             i += 1
             wid = f"W{(k * 997 + i) % WORKERS + 1:05d}"
-            q = f"/osmand?id={wid}&lat=39.0015&lon=117.2015&timestamp={time.time():.0f}&speed=1"
+            q = (f"GET /osmand?id={wid}&lat=39.0015&lon=117.2015&timestamp={time.time():.0f}"
+                 f"&speed=1 HTTP/1.1\r\nHost: {u.netloc}\r\n\r\n")
             t = time.perf_counter()
-            conn.request("GET", q)
-            resp = conn.getresponse()
-            resp.read()
+            writer.write(q.encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
             lat_ms.append((time.perf_counter() - t) * 1000)
-            if resp.status != 200:
-                raise RuntimeError(resp.status)
-        conn.close()
+            if head[9:12] != b"200":
+                raise RuntimeError(head[:12].decode())
+        writer.close()
 
-    threads = [threading.Thread(target=one, args=(k,)) for k in range(conns)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    out.extend(lat_ms)
+    async def run() -> None:
+        end = time.time() + seconds
+        await asyncio.gather(*(one(k, end, out) for k in range(conns)))
+
+    asyncio.run(run())
 
 
 def _load_process(url: str, seconds: float, conns: int, q) -> None:
@@ -256,7 +263,7 @@ def bench_osmand(env: dict[str, str], seconds: float = 10.0) -> tuple[float, flo
             time.sleep(0.1)
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_load_process, args=(url, seconds, 16, q))
+    p = ctx.Process(target=_load_process, args=(url, seconds, OSMAND_CONNS, q))
     t = time.time()
     p.start()
     lat = q.get()
