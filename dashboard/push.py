@@ -82,9 +82,12 @@ class Relay:
         self.sio.start_background_task(self._panels)
 
     def cached(self) -> list[tuple[str, object]]:
-        """Return the last payload of every periodic panel, for a client that just connected
-        (computed now if stale: another process computes them, or nobody was watching)."""
-        if self.periodic:
+        """Return the last payload of every periodic panel, for a client that just connected.
+
+        A process that does not compute the panels computes stale ones now; the one that does
+        answers at once and its loop (which waits at most a second) brings fresh ones.
+        """
+        if not self.leader:
             now = time.monotonic()
             for p in self.periodic:
                 if p.last is None or now - p.at > p.interval_s:
