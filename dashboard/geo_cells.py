@@ -18,7 +18,7 @@ import shapely
 # that rounding puts in the neighbouring cell is still inside the covering polygon.
 MARGIN_DEG = 1e-9
 CELLS_PER_GRID = 36  # cells in the area of a median grid (6 x 6): most lie inside one grid
-MAX_CELLS = 1_000_000  # bounds the index's memory (~10 MB) for a very large or sparse map
+MAX_CELLS = 1_000_000  # bounds the index's memory (~20 MB with its candidates) for a huge map
 BUILD_CHUNK = 100_000  # cells whose boxes exist at once while building
 
 NONE = -1  # no polygon touches the cell
@@ -38,9 +38,9 @@ class CellIndex:
         self.size = _cell_size(polygons, width, height)
         self.nx = max(1, math.ceil(width / self.size))
         self.ny = max(1, math.ceil(height / self.size))
-        self.cover = np.full(self.nx * self.ny, NONE, dtype=np.int64)
+        self.cover = np.full(self.nx * self.ny, NONE, dtype=np.int32)
         self.start = np.zeros(self.nx * self.ny + 1, dtype=np.int64)
-        self.candidates = np.zeros(0, dtype=np.int64)
+        self.candidates = np.zeros(0, dtype=np.int32)
         if len(polygons):
             self._build()
 
@@ -65,7 +65,7 @@ class CellIndex:
             whole[single] = shapely.covers(self.polygons[poly[single]], boxes[at[single]])
             self.cover[cells[n > 0]] = MIXED
             self.cover[cells[at[whole]]] = poly[whole]
-            parts.append(poly.astype(np.int64))
+            parts.append(poly.astype(np.int32))
         self.start[1:] = np.cumsum(count)
         self.candidates = np.concatenate(parts) if parts else self.candidates
 
@@ -78,7 +78,7 @@ class CellIndex:
     def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Return the lowest index of a polygon covering each point, -1 for none."""
         cell = self.cells_of(x, y)
-        out = self.cover[cell]
+        out = self.cover[cell].astype(np.int64)
         todo = np.flatnonzero(out == MIXED)
         out[out == MIXED] = NONE
         if todo.size == 0:
