@@ -281,6 +281,33 @@ def _stop(p: subprocess.Popen) -> None:
             p.kill()
 
 
+def _cpu_s(roots: list[int], tree: bool = True) -> float:
+    """Return the CPU seconds (user + system) used so far by these processes and (tree) their
+    live descendants, from Linux's /proc (0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parent, used = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(stat.parent.name)
+        parent[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [r for r in roots if r in used]
+    while todo:
+        pid = todo.pop()
+        total += used[pid]
+        if tree:
+            todo += [c for c, pp in parent.items() if pp == pid]
+    return total
+
+
+def _cpu_groups(groups: dict[str, list[int]]) -> dict[str, float]:
+    """Return the CPU seconds of each group; "sampler" (this process) without its children."""
+    return {name: _cpu_s(pids, tree=name != "sampler") for name, pids in groups.items()}
+
+
 def _lags(svc) -> dict[str, float]:  # noqa: ANN001
     from dashboard.queries import server_time, stream_lag
 
@@ -352,12 +379,20 @@ def main() -> None:
         begin = time.time()
         for g in gens[1:]:
             g.start()
+        groups = {"consumers": [p.pid for p in procs[:CONSUMERS]], "jobs": [procs[-2].pid],
+                  "web": [procs[-1].pid], "redis": [server.proc.pid],
+                  "wall_probe": [gens[0].pid], "gateway": [gens[1].pid],
+                  "osmand_load": [gens[2].pid], "cases_calls_load": [gens[3].pid],
+                  "sampler": [os.getpid()]}
+        cpu_before = _cpu_groups(groups)
         samples: dict[str, list[float]] = {n: [] for n in logical_streams(svc.keys)}
         while time.time() - begin < SECONDS + 2:
             time.sleep(1.0)
             if time.time() - begin > 10:  # skip the warm-up
                 for n, v in _lags(svc).items():
                     samples[n].append(v)
+        cpu = {n: v - cpu_before[n] for n, v in _cpu_groups(groups).items()}
+        wall_s = time.time() - begin
         results = {}
         for _ in range(5):
             name, counts, lat = q.get(timeout=SECONDS + 180)
@@ -368,6 +403,8 @@ def main() -> None:
         while _pending(svc) and time.time() < deadline:
             time.sleep(0.5)
         _report(svc, results, samples)
+        emit("loadtest_cores_used", sum(cpu.values()) / wall_s, "cores", cpus=os.cpu_count(),
+             **{f"{n}_cores": round(v / wall_s, 2) for n, v in cpu.items()})
     finally:
         for p in procs:
             _stop(p)

@@ -16,6 +16,7 @@ from streams.fixes import (
     InvalidInput,
     fix_to_fields,
     pack_fix,
+    packed_position,
     parse_osmand,
     parse_position,
     parse_traccar_json,
@@ -45,16 +46,32 @@ def append_fixes(svc: Services, fixes: list[Fix]) -> None:
     if len(fixes) == 1:  # a phone's single fix: a plain XADD is the cheapest
         fix = fixes[0]
         svc.r.xadd(svc.keys.gps_stream(svc.keys.gps_shard(fix.worker)), fix_to_fields(fix))
-    else:
-        by_stream: dict[str, list[str]] = defaultdict(list)
-        for fix in fixes:
-            by_stream[svc.keys.gps_stream(svc.keys.gps_shard(fix.worker))].append(pack_fix(fix))
-        script = svc.extra.get("gps.append")
-        if script is None:
-            script = svc.extra.setdefault("gps.append", svc.r.register_script(APPEND_LUA))
-        for stream, packed in by_stream.items():
-            script(keys=[stream], args=packed)
-    ingest_counter(svc).add("gps", len(fixes))
+        ingest_counter(svc).add("gps", 1)
+        return
+    by_stream: dict[str, list[str]] = defaultdict(list)
+    for fix in fixes:
+        by_stream[svc.keys.gps_stream(svc.keys.gps_shard(fix.worker))].append(pack_fix(fix))
+    append_packed(svc, by_stream)
+
+
+def append_packed(svc: Services, by_stream: dict[str, list[str]]) -> None:
+    """Append packed fixes to their shard streams, one call per shard (raises redis errors)."""
+    script = svc.extra.get("gps.append")
+    if script is None:
+        script = svc.extra.setdefault("gps.append", svc.r.register_script(APPEND_LUA))
+    for stream, packed in by_stream.items():
+        script(keys=[stream], args=packed)
+    ingest_counter(svc).add("gps", sum(len(p) for p in by_stream.values()))
+
+
+def worker_streams(svc: Services) -> dict[str, str]:
+    """Return the shard stream of every worker whose id a packed fix may carry as it is."""
+    streams = svc.extra.get("gps.streams")
+    if streams is None:
+        streams = svc.extra.setdefault("gps.streams", {
+            w.id: svc.keys.gps_stream(svc.keys.gps_shard(w.id)) for w in svc.district.workers
+            if 0 < len(w.id) <= 64 and w.id.isprintable() and w.id == w.id.strip()})
+    return streams
 
 
 def _check_known(svc: Services, fix: Fix) -> None:
@@ -170,18 +187,26 @@ def positions():
         return _error(400, 'body must be a JSON list or {"positions": [...]}')
     if len(items) > MAX_BATCH:
         return _error(413, f"at most {MAX_BATCH} positions per request")
-    fixes, rejected = [], []
+    streams = worker_streams(svc)
+    by_stream: dict[str, list[str]] = defaultdict(list)
+    rejected, accepted = [], 0
     for i, item in enumerate(items):
-        try:
-            fix = parse_position(item)
-            _check_known(svc, fix)
-            fixes.append(fix)
-        except InvalidInput as exc:
-            rejected.append({"index": i, "reason": str(exc)})
-    if not fixes:
+        packed = packed_position(item, streams)  # the usual item, without building a Fix
+        if packed is not None:
+            by_stream[streams[item["id"]]].append(packed)
+        else:
+            try:
+                fix = parse_position(item)
+                _check_known(svc, fix)
+            except InvalidInput as exc:
+                rejected.append({"index": i, "reason": str(exc)})
+                continue
+            by_stream[svc.keys.gps_stream(svc.keys.gps_shard(fix.worker))].append(pack_fix(fix))
+        accepted += 1
+    if not accepted:
         return jsonify({"accepted": 0, "rejected": rejected}), 400
     try:
-        append_fixes(svc, fixes)
+        append_packed(svc, by_stream)
     except redis.RedisError as exc:
         return _error(503, f"storage unavailable, retry later ({type(exc).__name__})")
-    return jsonify({"accepted": len(fixes), "rejected": rejected})
+    return jsonify({"accepted": accepted, "rejected": rejected})

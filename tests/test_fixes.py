@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.fixes import (
     InvalidInput,
     fix_from_fields,
     fix_to_fields,
+    pack_fix,
+    packed_position,
     parse_osmand,
     parse_position,
     parse_timestamp,
@@ -136,3 +140,50 @@ def test_a_malformed_stream_entry_is_named_malformed():
     with pytest.raises(InvalidInput, match="not UTF-8"):
         fix_from_fields({b"w": b"\xff\xfe", b"t": b"1"})
     assert math.isfinite(fix_from_fields({b"w": b"W", b"t": b"1", b"la": b"1", b"lo": b"2"}).lat)
+
+
+# ---- the batch API's fast path: the same answer as parse_position, or none ---------------------
+KNOWN = {"W0001", "W0002"}
+OPTIONAL = ("speed", "bearing", "altitude", "accuracy", "batt")
+NASTY_VALUE = st.one_of(
+    st.integers(-10**400, 10**400), st.floats(allow_nan=True, allow_infinity=True), st.none(),
+    st.booleans(), st.sampled_from(["", " ", "1.2", "x", "W0001", " W0001", "W9999", 7, 0, -1e-9,
+                                    1780000000123, 1e12]))
+GOOD_ITEM = st.fixed_dictionaries(
+    {"id": st.sampled_from(["W0001", "W0002"]),
+     "timestamp": st.one_of(st.integers(0, 2 * 10**12), st.floats(0, 2e12)),
+     "lat": st.floats(-90, 90), "lon": st.floats(-180, 180)},
+    optional={k: st.one_of(st.floats(-1e6, 1e6), st.integers(-10, 10**6), st.none(), st.just(""))
+              for k in OPTIONAL})
+# a good item with up to two fields replaced (or added) by anything at all
+ITEM = st.tuples(GOOD_ITEM, st.dictionaries(
+    st.sampled_from(["id", "timestamp", "lat", "lon", "device_id", *OPTIONAL]), NASTY_VALUE,
+    max_size=2)).map(lambda pair: pair[0] | pair[1])
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(ITEM)
+def test_a_batch_item_packed_directly_is_exactly_what_parse_position_makes(item):
+    packed = packed_position(item, KNOWN)
+    if packed is not None:
+        fix = parse_position(item)
+        assert fix.worker in KNOWN and packed == pack_fix(fix)
+
+
+def test_a_plain_batch_item_takes_the_direct_path():
+    item = {"id": "W0001", "timestamp": 1780000000, "lat": 39.1, "lon": 117.3, "speed": -1,
+            "batt": 80}
+    assert packed_position(item, KNOWN) == pack_fix(parse_position(item))
+    assert packed_position(item, KNOWN).endswith("|80.00|W0001")
+
+
+@pytest.mark.parametrize("change", [{"id": "W9999"}, {"lat": float("nan")}, {"lat": "39.1"},
+                                    {"speed": True}, {"timestamp": "2026-11-27T10:00:00Z"}])
+def test_an_unusual_batch_item_is_left_to_parse_position(change):
+    item = {"id": "W0001", "timestamp": 1780000000, "lat": 39.1, "lon": 117.3} | change
+    assert packed_position(item, KNOWN) is None
+
+
+def test_an_integer_too_large_for_a_float_is_refused_as_not_finite():
+    with pytest.raises(InvalidInput, match="lat is not finite"):
+        parse_position({"id": "W0001", "timestamp": 1780000000, "lat": 10**400, "lon": 117.3})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -136,6 +137,23 @@ def test_a_batch_stores_the_good_positions_and_reports_the_bad(app_only):
     assert r.status_code == 200
     assert r.json() == {"accepted": 2, "rejected": [{"index": 1, "reason": "lat/lon out of range"}]}
     assert [f.worker for f in _entries(app_only.svc)] == ["W0001", "W0003"]
+
+
+def test_a_batch_keeps_its_order_whether_an_item_is_plain_or_needs_the_full_parser(app_only):
+    items = [
+        {"id": "W0001", "timestamp": 1779999990, "lat": 39.13, "lon": 117.26},
+        {"id": "W0002", "timestamp": "2026-05-28T20:26:30Z", "lat": "39.14", "lon": "117.27"},
+        {"id": "W0003", "timestamp": 1779999991, "lat": float("nan"), "lon": 117.27},
+        {"device_id": "W0004", "timestamp": 1779999992, "lat": 39.15, "lon": 117.28},
+        {"id": "W0005", "timestamp": 1779999993, "lat": 39.16, "lon": 117.29, "batt": 55},
+    ]
+    body = json.dumps({"positions": items})  # json, not requests: NaN must reach the server
+    r = requests.post(app_only.url + "/api/v1/positions", data=body,
+                      headers={"Content-Type": "application/json"})
+    assert r.json() == {"accepted": 4, "rejected": [{"index": 2, "reason": "lat is not finite"}]}
+    stored = _entries(app_only.svc)
+    assert [f.worker for f in stored] == ["W0001", "W0002", "W0004", "W0005"]
+    assert (stored[1].lat, stored[1].ts, stored[3].battery) == (39.14, 1779999990.0, 55.0)
 
 
 def test_a_batch_lands_in_each_workers_shard_in_order(svc, clock):
