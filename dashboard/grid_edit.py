@@ -46,6 +46,14 @@ def _m2(geom, lat: float) -> float:  # noqa: ANN001
     return geom.area * M_PER_DEG * M_PER_DEG * math.cos(math.radians(lat))
 
 
+def _finite(v: object) -> bool:
+    """Tell whether v is a finite JSON number (an integer beyond any float is not)."""
+    try:
+        return isinstance(v, int | float) and math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _ring(raw: object) -> tuple[tuple[float, float], ...] | None:
     """Return a closed, counter-clockwise ring of finite lon/lat pairs, None if malformed."""
     if not isinstance(raw, list) or not 3 <= len(raw) <= MAX_VERTICES + 1:
@@ -55,7 +63,7 @@ def _ring(raw: object) -> tuple[tuple[float, float], ...] | None:
         if not (isinstance(p, list | tuple) and len(p) >= 2):
             return None
         lon, lat = p[0], p[1]
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in (lon, lat)):
+        if not all(_finite(v) for v in (lon, lat)):
             return None
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             return None

@@ -271,6 +271,8 @@ def volunteer():
         ok, out = record_volunteer(svc, member, activity[:200], points, by,
                                    str(body.get("ref") or ""), svc.clock.now(),
                                    note=str(body.get("by") or "").strip())
+    except OverflowError:  # points of infinity
+        return _error(400, "points must be a whole number")
     except (TypeError, ValueError, PointsError) as exc:
         return _error(400 if not isinstance(exc, TaskError) else exc.status, str(exc))
     return jsonify(out | {"awarded": ok}), (201 if ok else 200)

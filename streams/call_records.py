@@ -43,6 +43,8 @@ def _latency(raw: Any) -> int:
         raise InvalidInput("missing latency_ms")
     try:
         value = float(raw)
+    except OverflowError:  # an integer beyond any float
+        value = math.inf
     except (TypeError, ValueError):
         raise InvalidInput(f"latency_ms is not a number: {str(raw)[:40]!r}") from None
     if not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_MS:

@@ -265,3 +265,18 @@ def test_a_granted_approval_clears_later_calls_of_the_consumer(live_app, clock):
             break
         time.sleep(0.05)
     assert (s["totals"]["calls_total"], s["totals"]["violations_total"]) == (2, 1)
+
+
+def test_json_integers_beyond_any_float_are_rejected_with_a_reason(app_only, clock):
+    cat, unit = _approved(registry(app_only.svc))
+    huge = "1" + "0" * 400
+    body = (f'[{{"time": {huge}, "caller": "{unit}", "interface": "identity", "catalog": "{cat}",'
+            f' "result": "ok", "latency_ms": 5}}, {{"time": {int(clock.now())}, "caller": '
+            f'"{unit}", "interface": "identity", "catalog": "{cat}", "result": "ok", '
+            f'"latency_ms": {huge}}}]')
+    r = requests.post(app_only.url + "/api/v1/calls", data=body,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["rejected"] == [
+        {"index": 0, "reason": "timestamp is not finite"},
+        {"index": 1, "reason": "latency_ms must be between 0 and 10,000,000"}]

@@ -80,6 +80,13 @@ def test_malformed_input_is_named(svc):
     assert {p["code"] for p in problems} == {"malformed", "unknown"}
 
 
+def test_a_vertex_beyond_any_float_is_malformed_not_an_error(svc):
+    ring = [list(p) for p in svc.district.grid(GRID).ring]
+    ring[1] = [10**400, ring[1][1]]
+    _, problems = ge.validate(svc.district, {GRID: ring})
+    assert [p["code"] for p in problems] == ["malformed"]
+
+
 # ---- versions, conflicts, restore, the locator --------------------------------------------------
 def test_a_saved_edit_is_versioned_with_who_and_when_and_the_locator_uses_it(svc):
     v = junction(svc)

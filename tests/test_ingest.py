@@ -228,3 +228,12 @@ def test_health_reports_redis_lag_and_dead_letters(live_app):
     assert h.status_code == 200
     body = h.json()
     assert body["redis"] == "up" and body["streams"]["gps"]["deadletters"] == 0
+
+
+def test_a_json_integer_beyond_any_float_is_a_400_with_its_reason(app_only):
+    body = ('{"positions": [{"id": "W0001", "timestamp": 1779999990, "lat": 1' + "0" * 400
+            + ', "lon": 117.26}]}')
+    r = requests.post(app_only.url + "/api/v1/positions", data=body,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["rejected"] == [{"index": 0, "reason": "lat is not finite"}]

@@ -203,6 +203,13 @@ def test_volunteer_points_need_the_admin_key(app):
     assert why["name"] == "张*辉" and why["total"] == 4
 
 
+def test_volunteer_points_of_infinity_are_a_400(app):
+    body = '{"member": "R1", "activity": "社区清扫", "points": 1e400}'  # json reads inf
+    r = requests.post(url(app, "/points/volunteer"), data=body.encode(), timeout=5,
+                      headers={"X-Api-Key": KEY, "Content-Type": "application/json"})
+    assert r.status_code == 400 and "whole number" in r.json()["error"]
+
+
 def test_who_recorded_volunteer_points_comes_from_the_key_not_the_body(app):
     body = {"member": "R1", "activity": "社区清扫", "points": 4, "by": "区委书记",
             "api_key": KEY}
