@@ -37,6 +37,7 @@ SCALAR = st.one_of(TEXT, NASTY, st.integers(-10**20, 10**20).map(str),
                    st.text(max_size=1).map(lambda c: c * 20000))  # huge fields
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers(-10**20, 10**20) | TEXT | NASTY
+    | st.sampled_from([10**400, -10**400])  # JSON integers beyond any float
     | st.floats(allow_nan=True, allow_infinity=True),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=12)
