@@ -448,12 +448,12 @@ def returned_cases(svc: Services, code: str, now: float, lang: str = "zh") -> li
     store, n = CaseStore(svc), names(svc, lang)
     hits = svc.r.zrevrangebyscore(svc.keys.cases_returned(code), "+inf",
                                   now - RETURNED_KEPT_S, start=0, num=200, withscores=True)
+    ids = [cid.decode() for cid, _ in hits]
     out = []
-    for cid, at in hits:
-        case = store.get(cid.decode())
+    for (_, at), case, hist in zip(hits, store.get_many(ids), store.histories(ids), strict=True):
         if case is None:
             continue
-        reason = next((h["note"] for h in reversed(store.history(case.id))
+        reason = next((h["note"] for h in reversed(hist)
                        if h["action"] == "return" and abs(h["at"] - at) < 1), "")
         out.append({"href": f"/case/{case.id}", "id": case.id,
                     "returned": local(svc, at, "%m-%d %H:%M"), "return_reason": reason,

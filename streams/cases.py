@@ -168,6 +168,13 @@ class CaseStore:
         """Return a case's history, oldest first."""
         return [orjson.loads(x) for x in self.r.lrange(self.keys.case_history(case_id), 0, -1)]
 
+    def histories(self, ids: Iterable[str]) -> list[list[dict]]:
+        """Return the histories of cases (oldest step first) in one round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        for i in ids:
+            pipe.lrange(self.keys.case_history(i), 0, -1)
+        return [[orjson.loads(x) for x in raw] for raw in pipe.execute()]
+
     # ---- index maintenance ----------------------------------------------------------
     def memberships(self, c: Case) -> tuple[dict[str, float], dict[tuple[str, str], int],
                                             str | None]:

@@ -110,6 +110,11 @@ class Consumer:
         """Return the consumer group name."""
         return self.keys.group(self.handler.name)
 
+    @property
+    def read_size(self) -> int:
+        """Return how many entries one read asks for: the handler's own batch, else `batch`."""
+        return getattr(self.handler, "batch", None) or self.batch
+
     def ensure_groups(self) -> None:
         """Create the consumer group on every stream (and the stream) if missing."""
         for stream in self.handler.streams():
@@ -182,7 +187,7 @@ class Consumer:
                 self.group,
                 self.name,
                 {stream: ">"},
-                count=getattr(self.handler, "batch", None) or self.batch,
+                count=self.read_size,
                 block=block_ms if single and block_ms else None,
             )
             out.extend((stream, entries) for _name, entries in resp or [] if entries)
@@ -206,8 +211,7 @@ class Consumer:
             if len(self.handler.streams()) > 1 and block_ms:
                 self.stop.wait(min(block_ms, 200) / 1000)
             return 0
-        size = getattr(self.handler, "batch", None) or self.batch
-        if any(len(entries) >= size for _stream, entries in batches):
+        if any(len(entries) >= self.read_size for _stream, entries in batches):
             if self._reader is None:
                 self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-{self.handler.name}")
             self._ahead = self._reader.submit(self._read, None)

@@ -176,6 +176,7 @@ def pack_fix(fix: Fix) -> str:
 
 
 _OPTIONAL = ("speed", "bearing", "altitude", "accuracy", "batt")
+_JSON_NUM = (int, float)  # compared with type(): a bool is not a number here
 
 
 def packed_position(item: Any, known: Container[str]) -> str | None:
@@ -193,27 +194,23 @@ def packed_position(item: Any, known: Container[str]) -> str | None:
         return None
     try:
         ts, la, lo = float(ts), float(la), float(lo)
-        opt = [None if (v := item.get(n)) is None or v == "" else float(v)
-               if type(v) in _JSON_NUM else n for n in _OPTIONAL]
+        if (not (math.isfinite(ts) and -90.0 <= la <= 90.0 and -180.0 <= lo <= 180.0)
+                or (round(la, 7) == 0.0 and round(lo, 7) == 0.0)):
+            return None
+        text = []
+        for name in _OPTIONAL:
+            v = item.get(name)
+            if v is None or v == "":
+                text.append("")
+                continue
+            if type(v) not in _JSON_NUM or not math.isfinite(v := float(v)):
+                return None
+            text.append("" if name == "speed" and v < 0 else f"{v:.2f}")
     except OverflowError:  # an integer beyond any float
         return None
-    if (not (math.isfinite(ts) and -90.0 <= la <= 90.0 and -180.0 <= lo <= 180.0)
-            or (round(la, 7) == 0.0 and round(lo, 7) == 0.0)):
-        return None
-    text = []
-    for name, v in zip(_OPTIONAL, opt, strict=True):
-        if v is None:
-            text.append("")
-        elif type(v) is not float or not math.isfinite(v):  # a name: no JSON number
-            return None
-        else:
-            text.append("" if name == "speed" and v < 0 else f"{v:.2f}")
     if ts > 1e11:
         ts /= 1000.0
     return f"{ts:.3f}|{la:.7f}|{lo:.7f}|{'|'.join(text)}|{wid}"
-
-
-_JSON_NUM = (int, float)  # compared with type(): a bool is not a number here
 
 
 def fix_to_fields(fix: Fix) -> dict[str, str]:
