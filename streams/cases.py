@@ -2,11 +2,11 @@
 the `events` stream handler that turns reports into dispatched cases.
 
 Processing order of a batch of reports: parse -> known item and worker -> locate (one
-vectorised call) -> already a case? (redelivery) -> likely duplicate of an open case of the
-item nearby? -> route to a department, urgency, deadline -> reporter's GPS context -> one
-conditional Lua write per chunk -> publish deltas to the wall.
+vectorised call) -> reporters' GPS context -> route to a department, urgency, deadline ->
+one Lua call per chunk (CREATE_LUA): already a case? (redelivery) -> likely duplicate of an
+open case of the item nearby? (then linked) -> written -> publish deltas to the wall.
 
-Every write goes through CAS_LUA: a case's hash, history and index entries change together
+Every later write goes through CAS_LUA: a case's hash, history and index entries change together
 only if the case's version `rv` is still the one read (or, for a new case, if it does not
 exist yet), so a redelivered report never opens a second case and two writers never
 overwrite each other.  Index membership is derived from the case's state (memberships());
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,19 +39,18 @@ from dashboard.cases import (
 )
 from dashboard.catalog import Catalog, catalog_for
 from dashboard.dispatch import RoutingError, deadline, route, urgency_of
-from dashboard.geo import EARTH_RADIUS_M, haversine_m
 from dashboard.services import Services
-from streams.case_scripts import CREATE_LUA, LOOKUP_LUA
+from streams.case_scripts import CREATE_LUA
 from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput
 from streams.gps_state import OFFLINE, WorkerState
 
-CHUNK = 1000  # cases per Lua call (bounds how long one call blocks Redis: ~10-30 ms)
+CHUNK = 500  # cases per Lua call (bounds how long one call blocks Redis: ~30-50 ms)
 MAX_TEXT = 2000  # characters of a description or note kept
 EVENTS_MAXLEN = 1_000_000  # reports kept in the events stream (years of a district's reports)
-DEG_M = EARTH_RADIUS_M * math.pi / 180  # metres of one degree of latitude
 HT_BASE = 1.25  # handling-time histogram: bucket b holds about 60 * 1.25**b seconds
 RETURNED_KEPT_S = 30 * 86400  # seconds a department's returned cases stay listed
+DISPATCHED_ONLY = ("s", "d", "da", "dl")  # hash fields a linked case has otherwise or not
 
 # Apply groups of operations, each only if its case's version is the expected one
 # ('' = the case must not exist).  ARGV: n, then per group: case key, expected rv, op count,
@@ -148,7 +148,6 @@ class CaseStore:
         self.svc, self.r, self.keys = svc, svc.r, svc.keys
         self._cas = svc.r.register_script(CAS_LUA)
         self._create = svc.r.register_script(CREATE_LUA)
-        self._lookup = svc.r.register_script(LOOKUP_LUA)
         self._anchor = [svc.keys.cases_all()]  # routes the script to the {cases} slot
 
     # ---- reads --------------------------------------------------------------------
@@ -287,35 +286,46 @@ class CaseStore:
             out += [bool(x) for x in self._cas(keys=self._anchor, args=argv)]
         return out
 
-    def create(self, new: list[tuple[Case, list[Step], Step | None]]) -> list[bool]:
-        """Write new dispatched or linked cases (with the step to add to a linked target);
-        an id that already exists is skipped (False), which makes redelivery harmless."""
-        out: list[bool] = []
-        prefix, day, settings = self.keys.cases_prefix(), self.svc.days.day, self.svc.settings
+    def create(self, new: list[tuple[Case, Step, Step]], now: float) -> list[str | bool]:
+        """Write new reports as cases, each (dispatched case, report step, dispatch step): a
+        likely duplicate of an open case becomes a case linked to it instead (CREATE_LUA).
+
+        Returns per case True (dispatched), the id of the case it was linked to, or False
+        when the id already exists, which makes redelivery harmless.
+        """
+        out: list[str | bool] = []
         for start in range(0, len(new), CHUNK):
-            rows = []
-            for case, steps, link in new[start:start + CHUNK]:
-                nxt = reminders.next_at(case, settings)
-                rows.append([
-                    case.id, [x for kv in to_hash(case).items() for x in kv],
-                    [orjson.dumps(st.as_dict()).decode() for st in steps],
-                    _num(case.reported_at), _num(case.deadline), case.dept, case.grid,
-                    case.item, f"{case.lon:.7f}", f"{case.lat:.7f}",
-                    "" if nxt is None else _num(nxt), case.linked_to,
-                    orjson.dumps(link.as_dict()).decode() if link else "",
-                    day(case.reported_at)])
-            out += [bool(x) for x in self._create(keys=self._anchor,
-                                                  args=[prefix, orjson.dumps(rows)])]
+            out += self.write_new(self.new_rows(new[start:start + CHUNK]), now)
         return out
 
-    def nearby(self, points: list[tuple[str, float, float]], radius_m: float) -> list[list[bytes]]:
-        """Return, per (item, lat, lon), the ids of up to 5 open cases of that item within
-        radius_m, nearest first: one round trip for the whole list."""
-        if not points:
-            return []
-        query = [[self.keys.cases_geo(item), f"{lon:.7f}", f"{lat:.7f}"]
-                 for item, lat, lon in points]
-        return self._lookup(keys=self._anchor, args=[radius_m, orjson.dumps(query)])
+    def new_rows(self, new: list[tuple[Case, Step, Step]]) -> bytes:
+        """Return the JSON rows of CREATE_LUA for new cases (pure Python, no Redis)."""
+        s, day = self.svc.settings, self.svc.days.day
+        rows = []
+        for case, report, dispatch in new:
+            nxt = reminders.next_at(case, s)
+            fields = to_hash(case)
+            for k in DISPATCHED_ONLY:
+                fields.pop(k, None)
+            flat = [x for kv in fields.items() for x in kv]
+            flat += ("s", case.state, "d", case.dept, "da", _num(case.dispatched_at),
+                     "dl", _num(case.deadline))
+            rows.append([
+                case.id, flat, orjson.dumps(report.as_dict()).decode(),
+                orjson.dumps(dispatch.as_dict()).decode(), _num(case.reported_at),
+                _num(case.deadline), case.dept, case.grid, case.item, f"{case.lon:.7f}",
+                f"{case.lat:.7f}", "" if nxt is None else _num(nxt), day(case.reported_at)])
+        return orjson.dumps(rows)
+
+    def write_new(self, rows: bytes, now: float) -> list[str | bool]:
+        """Run CREATE_LUA on rows from new_rows (at most CHUNK of them); return as create."""
+        s = self.svc.settings
+        link = _split_note(Step("link", "reported", "linked", "system", now))
+        linked = _split_note(Step("linked", "", "", "system", now))
+        res = self._create(keys=self._anchor, args=[
+            self.keys.cases_prefix(), _num(s.case_dup_radius_m), str(s.case_dup_window_s),
+            " ".join(sorted(OPEN)), *link, *linked, rows])
+        return [x.decode() if isinstance(x, bytes) else bool(x) for x in res]
 
     def act(self, case_id: str, action: str, actor: str, *, note: str = "", dept: str = "",
             allow: Callable[[Case], bool] | None = None) -> Case:
@@ -352,6 +362,12 @@ def _num(x: float) -> str:
     return repr(float(x))
 
 
+def _split_note(step: Step) -> tuple[str, str]:
+    """Return a step's JSON before and after the value of its note (filled in by Lua)."""
+    pre, _, post = orjson.dumps(step.as_dict() | {"note": "\0"}).decode().partition('"\\u0000"')
+    return pre, post
+
+
 def _flat(fields: dict[str, str]) -> list[str]:
     out: list[str] = []
     for k, v in fields.items():
@@ -363,6 +379,7 @@ class CaseHandler:
     """Consumer-side handler of the events stream: reports -> dispatched or linked cases."""
 
     name = "events"
+    batch = 4 * CHUNK  # reports per read: while one chunk is written the next is prepared
 
     def __init__(self, svc: Services) -> None:
         self.svc, self.r, self.keys, self.s = svc, svc.r, svc.keys, svc.settings
@@ -404,50 +421,60 @@ class CaseHandler:
         return failures
 
     def _dispatch(self, located: list, failures: list[Failure]) -> None:
-        now = self.svc.clock.now()
-        near, gps = self._lookup(located)
-        targets = self._candidates(near)
-        batch: dict[str, list[tuple[str, float, float, float]]] = {}
-        groups, events = [], []
-        for (eid, rep, place), cands in zip(located, near, strict=True):
-            target = self._duplicate_of(rep, cands, targets, batch.get(rep.item, []))
-            item = self.catalog.item(rep.item)
-            og, op = self._gps_context(rep, gps.get(rep.worker))
-            base = dict(id=rep.id, item=rep.item, urgency=urgency_of(item, rep.urgency),
-                        lat=rep.lat, lon=rep.lon, grid=place.grid, station=place.station,
-                        street=place.street, worker=rep.worker, reported_at=rep.at,
-                        updated_at=now, description=rep.description[:MAX_TEXT],
-                        media_url=rep.media_url[:500], attrs=rep.attrs[:MAX_TEXT],
-                        in_own_grid=og, on_patrol=op, rv=1)
-            steps = [Step("report", "", "reported", rep.worker, rep.at)]
-            link = None
-            if target:
-                case = Case(state="linked", dept="", linked_to=target, **base)
-                steps.append(Step("link", "reported", "linked", "system", now, target))
-                link = Step("linked", "", "", "system", now, rep.id)
-            else:
-                try:
-                    dept = route(item, place, self.svc.district)
-                except RoutingError as exc:
-                    failures.append(Failure(eid, f"unroutable: {exc}"))
-                    continue
-                dl = deadline(item.limit(base["urgency"]), now, self.tz)
-                case = Case(state="dispatched", dept=dept, dispatched_at=now, deadline=dl, **base)
-                steps.append(Step("dispatch", "reported", "dispatched", "system", now, "", dept))
-                batch.setdefault(rep.item, []).append((rep.id, rep.lat, rep.lon, rep.at))
-            groups.append((case, steps, link))
-            events.append({"ev": "case", "m": marker(self.svc, case)} if not target else None)
-        applied = self.store.create(groups)
-        self.store.publish([e for e, ok in zip(events, applied, strict=True) if ok and e])
+        """Route, time and write the located reports, a chunk at a time.
 
-    def _lookup(self, located: list) -> tuple[list[list[bytes]], dict]:
-        """Return, per report, the open cases of its item nearby, and the GPS state of the
-        reporting workers: two round trips."""
-        res = self.store.nearby([(rep.item, rep.lat, rep.lon) for _, rep, _ in located],
-                                self.s.case_dup_radius_m)
-        workers = sorted({rep.worker for _, rep, _ in located})
+        While Redis runs one chunk's script (a writer thread waits on it, without the GIL),
+        this thread prepares the next: on two cores the Python and the Redis work overlap.
+        Chunks are written in order, so a report can be linked to a case of an earlier chunk.
+        """
+        now = self.svc.clock.now()
+        gps = self._gps_states({rep.worker for _, rep, _ in located})
+        parts = [located[i:i + CHUNK] for i in range(0, len(located), CHUNK)]
+        if len(parts) == 1:
+            self._write(*self._prepare(parts[0], now, gps, failures), now)
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="dispatch-write") as writer:
+            jobs = [writer.submit(self._write, *self._prepare(part, now, gps, failures), now)
+                    for part in parts]
+        for job in jobs:
+            job.result()  # every chunk was written or failed before we raise
+
+    def _prepare(self, part: list, now: float, gps: dict[str, WorkerState],
+                 failures: list[Failure]) -> tuple[bytes, list[dict]]:
+        """Return the CREATE_LUA rows of the routable reports and their map markers."""
+        new, markers = [], []
+        district, tz = self.svc.district, self.tz
+        for eid, rep, place in part:
+            item = self.catalog.item(rep.item)
+            try:
+                dept = route(item, place, district)
+            except RoutingError as exc:
+                failures.append(Failure(eid, f"unroutable: {exc}"))
+                continue
+            og, op = self._gps_context(rep, gps.get(rep.worker))
+            urgency = urgency_of(item, rep.urgency)
+            case = Case(id=rep.id, item=rep.item, urgency=urgency, state="dispatched",
+                        dept=dept, lat=rep.lat, lon=rep.lon, grid=place.grid,
+                        station=place.station, street=place.street, worker=rep.worker,
+                        reported_at=rep.at, updated_at=now,
+                        description=rep.description[:MAX_TEXT],
+                        media_url=rep.media_url[:500], attrs=rep.attrs[:MAX_TEXT],
+                        in_own_grid=og, on_patrol=op, dispatched_at=now,
+                        deadline=deadline(item.limit(urgency), now, tz), rv=1)
+            new.append((case, Step("report", "", "reported", rep.worker, rep.at),
+                        Step("dispatch", "reported", "dispatched", "system", now, "", dept)))
+            markers.append({"ev": "case", "m": marker(self.svc, case)})
+        return self.store.new_rows(new), markers
+
+    def _write(self, rows: bytes, markers: list[dict], now: float) -> None:
+        """Create the cases and publish the dispatched ones to the wall."""
+        done = self.store.write_new(rows, now)
+        self.store.publish([m for m, res in zip(markers, done, strict=True) if res is True])
+
+    def _gps_states(self, workers: set[str]) -> dict[str, WorkerState]:
+        """Return the GPS state of the reporting workers: one round trip."""
         by_shard: dict[int, list[str]] = {}
-        for w in workers:
+        for w in sorted(workers):
             by_shard.setdefault(self.keys.gps_shard(w), []).append(w)
         pipe = self.r.pipeline(transaction=False)
         for shard, names in by_shard.items():
@@ -455,37 +482,7 @@ class CaseHandler:
         gps: dict[str, WorkerState] = {}
         for names, vals in zip(by_shard.values(), pipe.execute(), strict=True):
             gps.update({w: WorkerState.unpack(v) for w, v in zip(names, vals, strict=True) if v})
-        return res, gps
-
-    def _candidates(self, near: list[list[bytes]]) -> dict[str, tuple[float, str]]:
-        """Return reported time and state of every nearby open case found."""
-        ids = sorted({c.decode() for cands in near for c in cands})
-        if not ids:
-            return {}
-        pipe = self.r.pipeline(transaction=False)
-        for i in ids:
-            pipe.hmget(self.keys.case(i), "at", "s")
-        out = {}
-        for i, (at, st) in zip(ids, pipe.execute(), strict=True):
-            if at is not None:
-                out[i] = (float(at), st.decode())
-        return out
-
-    def _duplicate_of(self, rep: Report, cands: list[bytes], known: dict,
-                      fresh: list[tuple[str, float, float, float]]) -> str:
-        """Return the open case of the same item nearby and recent that rep duplicates, or ''."""
-        window = self.s.case_dup_window_s
-        for c in cands:
-            at, state = known.get(c.decode(), (0.0, ""))
-            if state in OPEN and rep.at - window <= at <= rep.at + window and c.decode() != rep.id:
-                return c.decode()
-        radius = self.s.case_dup_radius_m
-        dlat = radius / DEG_M * 1.001 + 1e-9  # farther apart in latitude alone: too far
-        for cid, lat, lon, at in fresh:  # reports of this batch already made cases
-            if (abs(rep.at - at) <= window and abs(lat - rep.lat) <= dlat
-                    and haversine_m(lat, lon, rep.lat, rep.lon) <= radius):
-                return cid
-        return ""
+        return gps
 
     def _gps_context(self, rep: Report, st: WorkerState | None) -> tuple[int, int]:
         """Return (inside own grid, on patrol) of the reporter at report time: 1, 0 or -1."""

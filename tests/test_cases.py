@@ -146,6 +146,29 @@ def test_a_report_near_an_open_case_of_the_same_item_is_linked_to_it(svc, store)
     assert svc.r.zcard(svc.keys.cases_open()) == 3
 
 
+def test_a_batch_written_in_several_chunks_links_across_them_in_order(svc, store,
+                                                                      monkeypatch):
+    import streams.cases
+
+    monkeypatch.setattr(streams.cases, "CHUNK", 1)  # four reports: four script calls
+    lat, lon = point_in(svc, WANXIN_GRID)
+    report(svc, "1", lat=lat, lon=lon)
+    report(svc, "2", lat=lat + 0.0005, lon=lon)  # ~55 m: the case the first chunk wrote
+    report(svc, "3", item="CG007", lat=lat, lon=lon)
+    report(svc, "4", lat=lat, lon=lon)
+    pubsub = svc.r.pubsub()
+    pubsub.subscribe(svc.keys.channel("cases"))
+    pubsub.get_message(timeout=1)
+    assert dispatcher(svc).drain() == 4
+    assert [store.get(i).state for i in "1234"] == ["dispatched", "linked", "dispatched",
+                                                     "linked"]
+    assert store.get("1").links == 2
+    pushed = []
+    while msg := pubsub.get_message(timeout=0.2):
+        pushed += [e["m"]["id"] for e in __import__("orjson").loads(msg["data"])["events"]]
+    assert pushed == ["1", "3"]  # only the dispatched cases go on the map
+
+
 def test_an_old_or_closed_case_does_not_swallow_a_new_report(svc, store):
     lat, lon = point_in(svc, WANXIN_GRID)
     report(svc, "1", lat=lat, lon=lon)
@@ -251,23 +274,26 @@ def _dump(r) -> dict:
 def test_the_create_script_writes_exactly_what_the_generic_write_would(svc, store):
     from dashboard.cases import Step
 
-    new = a_case(id="7", reported_at=svc.clock.now(), dispatched_at=svc.clock.now(),
-                 deadline=svc.clock.now() + 86400, description="x")
-    dup = a_case(id="8", state="linked", dept="", linked_to="7", reported_at=svc.clock.now(),
-                 dispatched_at=0.0, deadline=0.0)
-    s_new = [Step("report", "", "reported", "W0001", 1.0), Step("dispatch", "reported",
-                                                                "dispatched", "system", 2.0)]
-    s_dup = [Step("report", "", "reported", "W0002", 3.0)]
-    link = Step("linked", "", "", "system", 3.0, "8")
-    assert store.create([(new, s_new, None), (dup, s_dup, link)]) == [True, True]
-    assert store.create([(new, s_new, None)]) == [False]
+    now = svc.clock.now()
+    new = a_case(id="7", reported_at=now - 60, dispatched_at=now, deadline=now + 86400,
+                 description="x", in_own_grid=1, on_patrol=1)
+    dup = a_case(id="8", reported_at=now - 30, dispatched_at=now, deadline=now + 86400,
+                 worker="W0002", media_url="http://m/1.jpg", attrs='{"k": "v"}')
+    steps = {c.id: (Step("report", "", "reported", c.worker, c.reported_at),
+                    Step("dispatch", "reported", "dispatched", "system", now, "", c.dept))
+             for c in (new, dup)}
+    assert store.create([(c, *steps[c.id]) for c in (new, dup)], now) == [True, "7"]
+    assert store.create([(new, *steps["7"])], now) == [False]
     fast = _dump(svc.r)
     svc.r.flushall()
-    at = svc.clock.now()
-    store.apply([(None, new, store.write_ops(None, new, s_new,
-                                             store.stats_ops(at, {"rep": 1, "new": 1})))])
+    store.apply([(None, new, store.write_ops(None, new, list(steps["7"]),
+                                             store.stats_ops(now - 60, {"rep": 1, "new": 1})))])
+    linked = dataclasses.replace(dup, state="linked", dept="", linked_to="7", dispatched_at=0.0,
+                                 deadline=0.0)
+    s_dup = [steps["8"][0], Step("link", "reported", "linked", "system", now, "7")]
+    link = Step("linked", "", "", "system", now, "8")
     extra = [("HINCRBY", svc.keys.case("7"), "ln", 1),
              ("RPUSH", svc.keys.case_history("7"), __import__("orjson").dumps(link.as_dict()))]
-    store.apply([(None, dup, store.write_ops(None, dup, s_dup, extra + store.stats_ops(
-        at, {"rep": 1, "lnk": 1})))])
+    store.apply([(None, linked, store.write_ops(None, linked, s_dup, extra + store.stats_ops(
+        now - 30, {"rep": 1, "lnk": 1})))])
     assert _dump(svc.r) == fast
