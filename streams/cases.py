@@ -355,7 +355,12 @@ class CaseStore:
     def publish(self, events: list[dict]) -> None:
         """Publish case deltas to the web tier (best effort: the wall also refreshes)."""
         if events:
-            self.r.publish(self.keys.channel("cases"), orjson.dumps({"events": events}))
+            self.publish_encoded([orjson.dumps(e) for e in events])
+
+    def publish_encoded(self, events: list[bytes]) -> None:
+        """Publish case deltas already encoded as JSON, one document each."""
+        if events:
+            self.r.publish(self.keys.channel("cases"), b'{"events":[' + b",".join(events) + b"]}")
 
 
 def _num(x: float) -> str:
@@ -379,7 +384,7 @@ class CaseHandler:
     """Consumer-side handler of the events stream: reports -> dispatched or linked cases."""
 
     name = "events"
-    batch = 4 * CHUNK  # reports per read: while one chunk is written the next is prepared
+    batch = 8 * CHUNK  # reports per read: while one chunk is written the next is prepared
 
     def __init__(self, svc: Services) -> None:
         self.svc, self.r, self.keys, self.s = svc, svc.r, svc.keys, svc.settings
@@ -440,7 +445,7 @@ class CaseHandler:
             job.result()  # every chunk was written or failed before we raise
 
     def _prepare(self, part: list, now: float, gps: dict[str, WorkerState],
-                 failures: list[Failure]) -> tuple[bytes, list[dict]]:
+                 failures: list[Failure]) -> tuple[bytes, list[bytes]]:
         """Return the CREATE_LUA rows of the routable reports and their map markers."""
         new, markers = [], []
         district, tz = self.svc.district, self.tz
@@ -463,13 +468,15 @@ class CaseHandler:
                         deadline=deadline(item.limit(urgency), now, tz), rv=1)
             new.append((case, Step("report", "", "reported", rep.worker, rep.at),
                         Step("dispatch", "reported", "dispatched", "system", now, "", dept)))
-            markers.append({"ev": "case", "m": marker(self.svc, case)})
+            markers.append(orjson.dumps({"ev": "case", "m": marker(self.svc, case)}))
         return self.store.new_rows(new), markers
 
-    def _write(self, rows: bytes, markers: list[dict], now: float) -> None:
-        """Create the cases and publish the dispatched ones to the wall."""
+    def _write(self, rows: bytes, markers: list[bytes], now: float) -> None:
+        """Create the cases and publish the dispatched ones to the wall (encoded already:
+        the writer thread stays free for the next chunk)."""
         done = self.store.write_new(rows, now)
-        self.store.publish([m for m, res in zip(markers, done, strict=True) if res is True])
+        self.store.publish_encoded([m for m, res in zip(markers, done, strict=True)
+                                    if res is True])
 
     def _gps_states(self, workers: set[str]) -> dict[str, WorkerState]:
         """Return the GPS state of the reporting workers: one round trip."""
