@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import orjson
+import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from dashboard import reminders
 from dashboard.case_queries import marker
@@ -40,6 +42,7 @@ from dashboard.cases import (
 from dashboard.catalog import Catalog, catalog_for
 from dashboard.dispatch import RoutingError, deadline, route, urgency_of
 from dashboard.services import Services
+from dashboard.store import RedisClient
 from streams.case_scripts import CREATE_LUA
 from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput
@@ -293,10 +296,8 @@ class CaseStore:
         Returns per case True (dispatched), the id of the case it was linked to, or False
         when the id already exists, which makes redelivery harmless.
         """
-        out: list[str | bool] = []
-        for start in range(0, len(new), CHUNK):
-            out += self.write_new(self.new_rows(new[start:start + CHUNK]), now)
-        return out
+        rows = (self.new_rows(new[i:i + CHUNK]) for i in range(0, len(new), CHUNK))
+        return [x for chunk in self.create_rows(rows, now) for x in chunk]
 
     def new_rows(self, new: list[tuple[Case, Step, Step]]) -> bytes:
         """Return the JSON rows of CREATE_LUA for new cases (pure Python, no Redis)."""
@@ -317,15 +318,47 @@ class CaseStore:
                 f"{case.lat:.7f}", "" if nxt is None else _num(nxt), day(case.reported_at)])
         return orjson.dumps(rows)
 
-    def write_new(self, rows: bytes, now: float) -> list[str | bool]:
-        """Run CREATE_LUA on rows from new_rows (at most CHUNK of them); return as create."""
-        s = self.svc.settings
+    def create_rows(self, chunks: Iterable[bytes], now: float) -> list[list[str | bool]]:
+        """Run CREATE_LUA on each chunk of rows from new_rows (at most CHUNK each), in order;
+        return per chunk what create returns per case.
+
+        The calls go out on one connection without waiting for replies, and `chunks` may be
+        a generator that prepares the next chunk: Redis runs one call while the next is
+        prepared, then the next at once, and the replies are read at the end.
+        """
+        st = self.svc.settings
         link = _split_note(Step("link", "reported", "linked", "system", now))
         linked = _split_note(Step("linked", "", "", "system", now))
-        res = self._create(keys=self._anchor, args=[
-            self.keys.cases_prefix(), _num(s.case_dup_radius_m), str(s.case_dup_window_s),
-            " ".join(sorted(OPEN)), *link, *linked, rows])
-        return [x.decode() if isinstance(x, bytes) else bool(x) for x in res]
+        head = [self.keys.cases_prefix(), _num(st.case_dup_radius_m),
+                str(st.case_dup_window_s), " ".join(sorted(OPEN)), *link, *linked]
+        pool = _pool_for(self.r, self._anchor[0])
+        conn = pool.get_connection()
+        sent: list[bytes] = []
+        replies: list[object] = []
+        try:
+            for rows in chunks:
+                # a health-check PING now would read a reply meant for an earlier call
+                conn.send_command("EVALSHA", self._create.sha, 1, *self._anchor, *head, rows,
+                                  check_health=not sent)
+                sent.append(rows)
+            for _ in sent:
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as exc:  # the next replies are still to be read
+                    replies.append(exc)
+        except BaseException:
+            conn.disconnect()  # replies may be left unread on it
+            raise
+        finally:
+            pool.release(conn)
+        out = []
+        for rows, res in zip(sent, replies, strict=True):
+            if isinstance(res, NoScriptError):  # Redis restarted or flushed its scripts
+                res = self._create(keys=self._anchor, args=[*head, rows])  # loads and runs it
+            elif isinstance(res, Exception):
+                raise res
+            out.append([x.decode() if isinstance(x, bytes) else bool(x) for x in res])
+        return out
 
     def act(self, case_id: str, action: str, actor: str, *, note: str = "", dept: str = "",
             allow: Callable[[Case], bool] | None = None) -> Case:
@@ -363,8 +396,29 @@ class CaseStore:
             self.r.publish(self.keys.channel("cases"), b'{"events":[' + b",".join(events) + b"]}")
 
 
+def _pool_for(r: RedisClient, key: str) -> redis.ConnectionPool:
+    """Return the connection pool of the Redis server that holds a key (a cluster's node)."""
+    if isinstance(r, RedisCluster):
+        return r.get_redis_connection(r.get_node_from_key(key)).connection_pool
+    return r.connection_pool
+
+
 def _num(x: float) -> str:
     return repr(float(x))
+
+
+def spans(n: int, size: int) -> list[tuple[int, int]]:
+    """Return (start, end) chunks of n items: `size` each, but the first and last a quarter
+    of it, so that little is prepared before the first write or written after the last."""
+    if n <= size:
+        return [(0, n)]
+    edge = max(1, size // 4)
+    cuts = [0, edge]
+    while n - cuts[-1] > size:
+        cuts.append(cuts[-1] + size)
+    if n - cuts[-1] > edge:
+        cuts.append(n - edge)
+    return list(zip(cuts, [*cuts[1:], n], strict=True))
 
 
 def _split_note(step: Step) -> tuple[str, str]:
@@ -397,8 +451,32 @@ class CaseHandler:
         return [self.keys.events_stream()]
 
     def handle(self, entries: list[Entry], source: Source | None = None) -> list[Failure]:
-        """Dispatch a batch of reports idempotently; dead-letter what cannot become a case."""
+        """Dispatch a batch of reports idempotently; dead-letter what cannot become a case.
+
+        A large batch is parsed, prepared and sent a chunk at a time without waiting: while
+        Redis runs one chunk's script this thread prepares the next, so on two cores the
+        Python and the Redis work overlap.  Chunks are written in order, so a report can be
+        linked to a case of an earlier chunk.
+        """
         failures: list[Failure] = []
+        now = self.svc.clock.now()
+        gps = self._gps_states({f.get(b"w", b"").decode("utf-8", "replace") for _, f in entries})
+        markers: list[list[bytes]] = []
+
+        def chunks() -> Iterator[bytes]:
+            for a, b in spans(len(entries), CHUNK):
+                rows, m = self._prepare(self._locate(entries[a:b], failures), now, gps,
+                                        failures)
+                markers.append(m)
+                yield rows
+
+        done = self.store.create_rows(chunks(), now)
+        for m, res in zip(markers, done, strict=True):  # the dispatched ones go on the map
+            self.store.publish_encoded([x for x, r in zip(m, res, strict=True) if r is True])
+        return failures
+
+    def _locate(self, entries: list[Entry], failures: list[Failure]) -> list:
+        """Return (entry id, report, place) of the valid reports inside the district."""
         reports: list[tuple[bytes, Report]] = []
         for eid, fields in entries:
             try:
@@ -413,7 +491,7 @@ class CaseHandler:
             else:
                 reports.append((eid, rep))
         if not reports:
-            return failures
+            return []
         where = self.svc.locator.locate_many(np.array([r.lon for _, r in reports]),
                                              np.array([r.lat for _, r in reports]))
         located = []
@@ -422,27 +500,7 @@ class CaseHandler:
                 failures.append(Failure(eid, "outside district: the location is in no grid"))
             else:
                 located.append((eid, rep, self.svc.locator.place(int(gi))))
-        self._dispatch(located, failures)
-        return failures
-
-    def _dispatch(self, located: list, failures: list[Failure]) -> None:
-        """Route, time and write the located reports, a chunk at a time.
-
-        While Redis runs one chunk's script (a writer thread waits on it, without the GIL),
-        this thread prepares the next: on two cores the Python and the Redis work overlap.
-        Chunks are written in order, so a report can be linked to a case of an earlier chunk.
-        """
-        now = self.svc.clock.now()
-        gps = self._gps_states({rep.worker for _, rep, _ in located})
-        parts = [located[i:i + CHUNK] for i in range(0, len(located), CHUNK)]
-        if len(parts) == 1:
-            self._write(*self._prepare(parts[0], now, gps, failures), now)
-            return
-        with ThreadPoolExecutor(1, thread_name_prefix="dispatch-write") as writer:
-            jobs = [writer.submit(self._write, *self._prepare(part, now, gps, failures), now)
-                    for part in parts]
-        for job in jobs:
-            job.result()  # every chunk was written or failed before we raise
+        return located
 
     def _prepare(self, part: list, now: float, gps: dict[str, WorkerState],
                  failures: list[Failure]) -> tuple[bytes, list[bytes]]:
@@ -470,13 +528,6 @@ class CaseHandler:
                         Step("dispatch", "reported", "dispatched", "system", now, "", dept)))
             markers.append(orjson.dumps({"ev": "case", "m": marker(self.svc, case)}))
         return self.store.new_rows(new), markers
-
-    def _write(self, rows: bytes, markers: list[bytes], now: float) -> None:
-        """Create the cases and publish the dispatched ones to the wall (encoded already:
-        the writer thread stays free for the next chunk)."""
-        done = self.store.write_new(rows, now)
-        self.store.publish_encoded([m for m, res in zip(markers, done, strict=True)
-                                    if res is True])
 
     def _gps_states(self, workers: set[str]) -> dict[str, WorkerState]:
         """Return the GPS state of the reporting workers: one round trip."""
