@@ -24,7 +24,6 @@ import numpy as np
 import orjson
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError
 
 from dashboard import reminders
 from dashboard.case_queries import marker
@@ -302,20 +301,21 @@ class CaseStore:
     def new_rows(self, new: list[tuple[Case, Step, Step]]) -> bytes:
         """Return the JSON rows of CREATE_LUA for new cases (pure Python, no Redis)."""
         s, day = self.svc.settings, self.svc.days.day
+        steps: dict[Step, str] = {}  # a batch's dispatch steps differ only by department
         rows = []
         for case, report, dispatch in new:
             nxt = reminders.next_at(case, s)
-            fields = to_hash(case)
-            for k in DISPATCHED_ONLY:
-                fields.pop(k, None)
-            flat = [x for kv in fields.items() for x in kv]
-            flat += ("s", case.state, "d", case.dept, "da", _num(case.dispatched_at),
-                     "dl", _num(case.deadline))
+            flat: list[str] = []
+            tail: list[str] = []
+            for k, v in to_hash(case).items():
+                (tail if k in DISPATCHED_ONLY else flat).extend((k, v))
+            if (d := steps.get(dispatch)) is None:
+                d = steps[dispatch] = orjson.dumps(dispatch.as_dict()).decode()
             rows.append([
-                case.id, flat, orjson.dumps(report.as_dict()).decode(),
-                orjson.dumps(dispatch.as_dict()).decode(), _num(case.reported_at),
-                _num(case.deadline), case.dept, case.grid, case.item, f"{case.lon:.7f}",
-                f"{case.lat:.7f}", "" if nxt is None else _num(nxt), day(case.reported_at)])
+                case.id, flat + tail, orjson.dumps(report.as_dict()).decode(), d,
+                _num(case.reported_at), _num(case.deadline), case.dept, case.grid, case.item,
+                f"{case.lon:.7f}", f"{case.lat:.7f}", "" if nxt is None else _num(nxt),
+                day(case.reported_at)])
         return orjson.dumps(rows)
 
     def create_rows(self, chunks: Iterable[bytes], now: float) -> list[list[str | bool]]:
@@ -353,10 +353,10 @@ class CaseStore:
             pool.release(conn)
         out = []
         for rows, res in zip(sent, replies, strict=True):
-            if isinstance(res, NoScriptError):  # Redis restarted or flushed its scripts
-                res = self._create(keys=self._anchor, args=[*head, rows])  # loads and runs it
-            elif isinstance(res, Exception):
-                raise res
+            if isinstance(res, redis.ResponseError):
+                # NOSCRIPT after a restart, or a cluster slot that moved: the client's own
+                # call loads the script and follows the slot; a real error is raised by it
+                res = self._create(keys=self._anchor, args=[*head, rows])
             out.append([x.decode() if isinstance(x, bytes) else bool(x) for x in res])
         return out
 
@@ -507,6 +507,7 @@ class CaseHandler:
         """Return the CREATE_LUA rows of the routable reports and their map markers."""
         new, markers = [], []
         district, tz = self.svc.district, self.tz
+        deadlines: dict[object, float] = {}  # by time limit: `now` is the batch's
         for eid, rep, place in part:
             item = self.catalog.item(rep.item)
             try:
@@ -516,6 +517,9 @@ class CaseHandler:
                 continue
             og, op = self._gps_context(rep, gps.get(rep.worker))
             urgency = urgency_of(item, rep.urgency)
+            limit = item.limit(urgency)
+            if (dl := deadlines.get(limit)) is None:
+                dl = deadlines[limit] = deadline(limit, now, tz)
             case = Case(id=rep.id, item=rep.item, urgency=urgency, state="dispatched",
                         dept=dept, lat=rep.lat, lon=rep.lon, grid=place.grid,
                         station=place.station, street=place.street, worker=rep.worker,
@@ -523,7 +527,7 @@ class CaseHandler:
                         description=rep.description[:MAX_TEXT],
                         media_url=rep.media_url[:500], attrs=rep.attrs[:MAX_TEXT],
                         in_own_grid=og, on_patrol=op, dispatched_at=now,
-                        deadline=deadline(item.limit(urgency), now, tz), rv=1)
+                        deadline=dl, rv=1)
             new.append((case, Step("report", "", "reported", rep.worker, rep.at),
                         Step("dispatch", "reported", "dispatched", "system", now, "", dept)))
             markers.append(orjson.dumps({"ev": "case", "m": marker(self.svc, case)}))

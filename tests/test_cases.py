@@ -169,6 +169,20 @@ def test_a_batch_written_in_several_chunks_links_across_them_in_order(svc, store
     assert pushed == ["1", "3"]  # only the dispatched cases go on the map
 
 
+def test_dispatch_goes_on_when_redis_has_forgotten_its_scripts(svc, store, monkeypatch):
+    import streams.cases
+
+    report(svc, "1")
+    dispatcher(svc).drain()
+    svc.r.script_flush()  # as after a restart: every queued call answers NOSCRIPT
+    monkeypatch.setattr(streams.cases, "CHUNK", 1)
+    report(svc, "2", grid=JUNLIANG_GRID)
+    report(svc, "3", item="AQ001", grid=JUNLIANG_GRID)
+    assert dispatcher(svc).drain() == 2
+    assert [store.get(i).state for i in "123"] == ["dispatched"] * 3
+    assert svc.r.zcard(svc.keys.cases_all()) == 3
+
+
 def test_an_old_or_closed_case_does_not_swallow_a_new_report(svc, store):
     lat, lon = point_in(svc, WANXIN_GRID)
     report(svc, "1", lat=lat, lon=lon)
