@@ -26,8 +26,9 @@ from dashboard.config import load_settings
 from dashboard.dispatch import route
 from dashboard.redis_server import EmbeddedRedis
 from dashboard.services import build_services
-from streams.cases import CaseHandler, CaseStore, Report, report_fields
+from streams.cases import CaseStore, Report, report_fields
 from streams.consumer import Consumer
+from streams.dispatcher import CaseHandler
 from streams.runner import settle
 
 HISTORICAL = int(os.environ.get("BENCH_HISTORICAL", "1000000"))

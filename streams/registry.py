@@ -10,7 +10,7 @@ def handlers(svc: Services) -> dict[str, Handler]:
     """Return a fresh handler for every logical stream."""
     from dashboard.exchange_queries import registry
     from streams.calls import CallsHandler
-    from streams.cases import CaseHandler
+    from streams.dispatcher import CaseHandler
     from streams.gps import GpsHandler
 
     return {

@@ -1,0 +1,162 @@
+"""The `events` stream handler: reports become dispatched (or linked) cases.
+
+Processing order of a batch of reports: the reporters' GPS context (one round trip) -> per
+chunk: parse -> known item and worker -> locate (one vectorised call) -> route to a
+department, urgency, deadline -> rows for CREATE_LUA, sent without waiting -> at the end the
+replies, and the dispatched cases published to the wall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import orjson
+
+from dashboard.case_queries import marker
+from dashboard.cases import Case, Step
+from dashboard.catalog import Catalog, catalog_for
+from dashboard.dispatch import RoutingError, deadline, route, urgency_of
+from dashboard.services import Services
+from streams import cases
+from streams.cases import MAX_TEXT, CaseStore, Report, report_from_fields
+from streams.consumer import Entry, Failure, Source
+from streams.fixes import InvalidInput
+from streams.gps_state import OFFLINE, WorkerState
+
+
+def spans(n: int, size: int) -> list[tuple[int, int]]:
+    """Return (start, end) chunks of n items: `size` each, but the first and last a quarter
+    of it, so that little is prepared before the first write or written after the last."""
+    if n <= size:
+        return [(0, n)]
+    edge = max(1, size // 4)
+    cuts = [0, edge]
+    while n - cuts[-1] > size:
+        cuts.append(cuts[-1] + size)
+    if n - cuts[-1] > edge:
+        cuts.append(n - edge)
+    return list(zip(cuts, [*cuts[1:], n], strict=True))
+
+
+
+class CaseHandler:
+    """Consumer-side handler of the events stream: reports -> dispatched or linked cases."""
+
+    name = "events"
+    batch = 8 * cases.CHUNK  # reports per read: while one chunk is written the next is prepared
+
+    def __init__(self, svc: Services) -> None:
+        self.svc, self.r, self.keys, self.s = svc, svc.r, svc.keys, svc.settings
+        self.catalog: Catalog = catalog_for(svc)
+        self.store = CaseStore(svc)
+        self.tz = svc.days.tz
+
+    def streams(self) -> list[str]:
+        """Return the events stream."""
+        return [self.keys.events_stream()]
+
+    def handle(self, entries: list[Entry], source: Source | None = None) -> list[Failure]:
+        """Dispatch a batch of reports idempotently; dead-letter what cannot become a case.
+
+        A large batch is parsed, prepared and sent a chunk at a time without waiting: while
+        Redis runs one chunk's script this thread prepares the next, so on two cores the
+        Python and the Redis work overlap.  Chunks are written in order, so a report can be
+        linked to a case of an earlier chunk.
+        """
+        failures: list[Failure] = []
+        now = self.svc.clock.now()
+        gps = self._gps_states({f.get(b"w", b"").decode("utf-8", "replace") for _, f in entries})
+        markers: list[list[bytes]] = []
+
+        def chunks() -> Iterator[bytes]:
+            for a, b in spans(len(entries), cases.CHUNK):
+                rows, m = self._prepare(self._locate(entries[a:b], failures), now, gps,
+                                        failures)
+                markers.append(m)
+                yield rows
+
+        done = self.store.create_rows(chunks(), now)
+        for m, res in zip(markers, done, strict=True):  # the dispatched ones go on the map
+            self.store.publish_encoded([x for x, r in zip(m, res, strict=True) if r is True])
+        return failures
+
+    def _locate(self, entries: list[Entry], failures: list[Failure]) -> list:
+        """Return (entry id, report, place) of the valid reports inside the district."""
+        reports: list[tuple[bytes, Report]] = []
+        for eid, fields in entries:
+            try:
+                rep = report_from_fields(fields)
+            except InvalidInput as exc:
+                failures.append(Failure(eid, str(exc)))
+                continue
+            if self.catalog.item(rep.item) is None:
+                failures.append(Failure(eid, f"unknown service_code: {rep.item[:40]}"))
+            elif self.svc.district.worker(rep.worker) is None:
+                failures.append(Failure(eid, f"unknown worker: {rep.worker[:64]}"))
+            else:
+                reports.append((eid, rep))
+        if not reports:
+            return []
+        where = self.svc.locator.locate_many(np.array([r.lon for _, r in reports]),
+                                             np.array([r.lat for _, r in reports]))
+        located = []
+        for (eid, rep), gi in zip(reports, where, strict=True):
+            if gi < 0:
+                failures.append(Failure(eid, "outside district: the location is in no grid"))
+            else:
+                located.append((eid, rep, self.svc.locator.place(int(gi))))
+        return located
+
+    def _prepare(self, part: list, now: float, gps: dict[str, WorkerState],
+                 failures: list[Failure]) -> tuple[bytes, list[bytes]]:
+        """Return the CREATE_LUA rows of the routable reports and their map markers."""
+        new, markers = [], []
+        district, tz = self.svc.district, self.tz
+        deadlines: dict[object, float] = {}  # by time limit: `now` is the batch's
+        for eid, rep, place in part:
+            item = self.catalog.item(rep.item)
+            try:
+                dept = route(item, place, district)
+            except RoutingError as exc:
+                failures.append(Failure(eid, f"unroutable: {exc}"))
+                continue
+            og, op = self._gps_context(rep, gps.get(rep.worker))
+            urgency = urgency_of(item, rep.urgency)
+            limit = item.limit(urgency)
+            if (dl := deadlines.get(limit)) is None:
+                dl = deadlines[limit] = deadline(limit, now, tz)
+            case = Case(id=rep.id, item=rep.item, urgency=urgency, state="dispatched",
+                        dept=dept, lat=rep.lat, lon=rep.lon, grid=place.grid,
+                        station=place.station, street=place.street, worker=rep.worker,
+                        reported_at=rep.at, updated_at=now,
+                        description=rep.description[:MAX_TEXT],
+                        media_url=rep.media_url[:500], attrs=rep.attrs[:MAX_TEXT],
+                        in_own_grid=og, on_patrol=op, dispatched_at=now,
+                        deadline=dl, rv=1)
+            new.append((case, Step("report", "", "reported", rep.worker, rep.at),
+                        Step("dispatch", "reported", "dispatched", "system", now, "", dept)))
+            markers.append(orjson.dumps({"ev": "case", "m": marker(self.svc, case)}))
+        return self.store.new_rows(new), markers
+
+    def _gps_states(self, workers: set[str]) -> dict[str, WorkerState]:
+        """Return the GPS state of the reporting workers: one round trip."""
+        by_shard: dict[int, list[str]] = {}
+        for w in sorted(workers):
+            by_shard.setdefault(self.keys.gps_shard(w), []).append(w)
+        pipe = self.r.pipeline(transaction=False)
+        for shard, names in by_shard.items():
+            pipe.hmget(self.keys.gps_last(shard), names)
+        gps: dict[str, WorkerState] = {}
+        for names, vals in zip(by_shard.values(), pipe.execute(), strict=True):
+            gps.update({w: WorkerState.unpack(v) for w, v in zip(names, vals, strict=True) if v})
+        return gps
+
+    def _gps_context(self, rep: Report, st: WorkerState | None) -> tuple[int, int]:
+        """Return (inside own grid, on patrol) of the reporter at report time: 1, 0 or -1."""
+        if st is None:
+            return -1, 0
+        if abs(rep.at - st.ts) > self.s.offline_after_s or st.status == OFFLINE:
+            return -1, 0
+        own = self.svc.district.worker(rep.worker).grid
+        return int(st.grid == own), 1
