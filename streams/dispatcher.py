@@ -15,7 +15,7 @@ import orjson
 
 from dashboard.case_queries import marker
 from dashboard.cases import Case, Step
-from dashboard.catalog import Catalog, catalog_for
+from dashboard.catalog import Catalog, Limit, catalog_for
 from dashboard.dispatch import RoutingError, deadline, route, urgency_of
 from dashboard.services import Services
 from streams import cases
@@ -37,7 +37,6 @@ def spans(n: int, size: int) -> list[tuple[int, int]]:
     if n - cuts[-1] > edge:
         cuts.append(n - edge)
     return list(zip(cuts, [*cuts[1:], n], strict=True))
-
 
 
 class CaseHandler:
@@ -113,7 +112,7 @@ class CaseHandler:
         """Return the CREATE_LUA rows of the routable reports and their map markers."""
         new, markers = [], []
         district, tz = self.svc.district, self.tz
-        deadlines: dict[object, float] = {}  # by time limit: `now` is the batch's
+        deadlines: dict[Limit, float] = {}  # by time limit: `now` is the batch's
         for eid, rep, place in part:
             item = self.catalog.item(rep.item)
             try:
