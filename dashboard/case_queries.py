@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dashboard.cases import Case, from_hash
+from dashboard.cases import OPEN, Case, from_hash
 from dashboard.catalog import CATEGORIES, catalog_for
 from dashboard.dispatch import SUPERVISOR
 from dashboard.services import Services
@@ -258,7 +258,15 @@ def case_map(svc: Services) -> dict:
 
 def marker(svc: Services, c: Case) -> dict:
     """Return one map marker delta of a case (removed from the map when no longer open)."""
+    return marker_of(svc, c.id, c.lat, c.lon, c.urgency, c.state, c.deadline, c.item, c.dept)
+
+
+def marker_of(svc: Services, cid: str, lat: float, lon: float, urgency: str, state: str,
+              deadline: float, item: str, dept: str) -> dict:
+    """Return the map marker delta of a case given by its values (as marker does)."""
     n = names(svc)
-    return {"id": c.id, "lat": round(c.lat, 6), "lon": round(c.lon, 6), "u": c.urgency,
-            "s": c.state, "dl": c.deadline, "open": c.is_open,
-            "t": f"{n['item'].get(c.item, c.item)} · {n['dept'].get(c.dept, c.dept)}"}
+    return {"id": cid, "lat": round(lat, 6), "lon": round(lon, 6), "u": urgency, "s": state,
+            "dl": deadline, "open": state in OPEN,
+            "t": f"{n['item'].get(item, item)} · {n['dept'].get(dept, dept)}"}
+
+

@@ -70,6 +70,11 @@ class EmbeddedRedis:
             "everysec",
             "--save",
             "",
+            # Redis's default (512) keeps a hash of up to 512 fields as one flat list that every
+            # HINCRBY scans: the per-grid counters of a district's hundreds of grids, on the
+            # dispatch hot path, cost about 40,000 instructions an increment that way
+            "--hash-max-ziplist-entries",
+            "128",
             "--daemonize",
             "no",
             "--protected-mode",

@@ -37,6 +37,7 @@ from dashboard.cases import (
 )
 from dashboard.catalog import catalog_for
 from dashboard.dispatch import deadline
+from dashboard.models import Place
 from dashboard.services import Services
 from dashboard.store import RedisClient
 from streams.case_scripts import CREATE_LUA
@@ -47,7 +48,11 @@ MAX_TEXT = 2000  # characters of a description or note kept
 EVENTS_MAXLEN = 1_000_000  # reports kept in the events stream (years of a district's reports)
 HT_BASE = 1.25  # handling-time histogram: bucket b holds about 60 * 1.25**b seconds
 RETURNED_KEPT_S = 30 * 86400  # seconds a department's returned cases stay listed
-DISPATCHED_ONLY = ("s", "d", "da", "dl")  # hash fields a linked case has otherwise or not
+# The hash fields a newly dispatched case can have, in the order of a CREATE_LUA row; every
+# other field of a new case is at its default, which a hash leaves out.
+NEW_FIELDS = ("id", "it", "u", "s", "d", "la", "lo", "g", "sn", "sr", "w", "at", "up", "da",
+              "dl", "rv", "ds", "m", "ax", "og", "op")
+_NEW_FIELDS_ARG = " ".join(NEW_FIELDS)
 
 # Apply groups of operations, each only if its case's version is the expected one
 # ('' = the case must not exist).  ARGV: n, then per group: case key, expected rv, op count,
@@ -72,6 +77,7 @@ return out
 """
 
 Op = tuple  # (command, *args)
+Chunk = tuple[bytes, bytes]  # CREATE_LUA's rows and its dispatch steps by department, as JSON
 
 
 @dataclass(frozen=True)
@@ -90,25 +96,61 @@ class Report:
     attrs: str = ""  # JSON of attribute[...] values
 
 
-def report_fields(rep: Report) -> dict[str, str]:
-    """Return the stream fields of a report."""
-    return {"id": rep.id, "it": rep.item, "la": f"{rep.lat:.7f}", "lo": f"{rep.lon:.7f}",
-            "w": rep.worker, "at": f"{rep.at:.3f}", "ds": rep.description, "m": rep.media_url,
-            "u": rep.urgency, "ax": rep.attrs}
+def report_fields(rep: Report) -> dict[str, bytes]:
+    """Return the stream fields of a report: one JSON document (one field to read, not ten)."""
+    return {"r": orjson.dumps({
+        "id": rep.id, "it": rep.item, "la": round(rep.lat, 7), "lo": round(rep.lon, 7),
+        "w": rep.worker, "at": round(rep.at, 3), "ds": rep.description, "m": rep.media_url,
+        "u": rep.urgency, "ax": rep.attrs})}
+
+
+_REPORT_TEXT = ("ds", "m", "u", "ax")
 
 
 def report_from_fields(fields: dict[bytes, bytes]) -> Report:
-    """Return the Report of an events entry; raise InvalidInput for a malformed one."""
+    """Return the Report of an events entry; raise InvalidInput for a malformed one.
+
+    An entry is one JSON field `r` (report_fields); entries with a field per value, as
+    written before, are still read.
+    """
+    raw = fields.get(b"r")
     try:
-        f = {k.decode(): v.decode() for k, v in fields.items()}
-        lat, lon, at = float(f["la"]), float(f["lo"]), float(f["at"])
-    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        if raw is None:
+            f: dict = {k.decode(): v.decode() for k, v in fields.items()}
+        elif type(f := orjson.loads(raw)) is not dict:
+            raise InvalidInput("malformed: the report is not a JSON object")
+        lat, lon, at = _report_num(f["la"]), _report_num(f["lo"]), _report_num(f["at"])
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
         raise InvalidInput(f"malformed: {type(exc).__name__}: {exc}") from None
-    if not (f.get("id") and f.get("it") and f.get("w")) or not all(
+    rid, item, worker = f.get("id"), f.get("it"), f.get("w")
+    if not (rid and item and worker and type(rid) is type(item) is type(worker) is str) or not all(
             map(math.isfinite, (lat, lon, at))):
         raise InvalidInput("malformed: missing id, item, worker or position")
-    return Report(f["id"], f["it"], lat, lon, f["w"], at, f.get("ds", ""), f.get("m", ""),
-                  f.get("u", ""), f.get("ax", ""))
+    text = [f.get(k, "") for k in _REPORT_TEXT]
+    if any(type(t) is not str for t in text):
+        raise InvalidInput("malformed: a text field is not a string")
+    return Report(rid, item, lat, lon, worker, at, *text)
+
+
+def _report_num(v: object) -> float:
+    """Return a report's number: a JSON number, or text in entries written before."""
+    if type(v) in (int, float, str):
+        return float(v)
+    raise TypeError(f"not a number: {type(v).__name__}")
+
+
+def dispatched_row(rep: Report, urgency: str, dept: str, place: Place, in_own_grid: int,
+                   on_patrol: int, now: str, deadline: str, remind_at: str, day: str) -> list:
+    """Return the CREATE_LUA row of a report dispatched `now`: what new_rows makes of its
+    Case and steps (times are Python float reprs, as in a case hash; tests compare the two)."""
+    return [rep.id, rep.item, urgency, "dispatched", dept, repr(rep.lat), repr(rep.lon),
+            place.grid, place.station, place.street, rep.worker, repr(rep.at), now, now,
+            deadline, "1", rep.description[:MAX_TEXT] or None, rep.media_url[:500] or None,
+            rep.attrs[:MAX_TEXT] or None, None if in_own_grid == -1 else str(in_own_grid),
+            None if on_patrol == -1 else str(on_patrol), remind_at, day,
+            orjson.dumps(Step("report", "", "reported", rep.worker, rep.at).as_dict()).decode()]
 
 
 def new_report_id(svc: Services, now: float) -> str:
@@ -290,32 +332,32 @@ class CaseStore:
         Returns per case True (dispatched), the id of the case it was linked to, or False
         when the id already exists, which makes redelivery harmless.
         """
-        rows = (self.new_rows(new[i:i + CHUNK]) for i in range(0, len(new), CHUNK))
-        return [x for chunk in self.create_rows(rows, now) for x in chunk]
+        chunks = (self.new_rows(new[i:i + CHUNK]) for i in range(0, len(new), CHUNK))
+        return [x for chunk in self.create_rows(chunks, now) for x in chunk]
 
-    def new_rows(self, new: list[tuple[Case, Step, Step]]) -> bytes:
-        """Return the JSON rows of CREATE_LUA for new cases (pure Python, no Redis)."""
+    def new_rows(self, new: list[tuple[Case, Step, Step]]) -> Chunk:
+        """Return the CREATE_LUA chunk of new cases (pure Python, no Redis).
+
+        Raises ValueError for a case that is not new (a field outside NEW_FIELDS is set) or
+        for two dispatch steps to one department: a chunk carries one per department.
+        """
         s, day = self.svc.settings, self.svc.days.day
-        steps: dict[Step, str] = {}  # a batch's dispatch steps differ only by department
-        rows = []
+        rows, steps = [], {}
         for case, report, dispatch in new:
+            fields = to_hash(case)
+            if extra := fields.keys() - set(NEW_FIELDS):
+                raise ValueError(f"case {case.id} is not new: {sorted(extra)} set")
+            step = orjson.dumps(dispatch.as_dict()).decode()
+            if steps.setdefault(case.dept, step) != step:
+                raise ValueError(f"two dispatch steps to {case.dept} in one chunk")
             nxt = reminders.next_at(case, s)
-            flat: list[str] = []
-            tail: list[str] = []
-            for k, v in to_hash(case).items():
-                (tail if k in DISPATCHED_ONLY else flat).extend((k, v))
-            if (d := steps.get(dispatch)) is None:
-                d = steps[dispatch] = orjson.dumps(dispatch.as_dict()).decode()
-            rows.append([
-                case.id, flat + tail, orjson.dumps(report.as_dict()).decode(), d,
-                _num(case.reported_at), _num(case.deadline), case.dept, case.grid, case.item,
-                f"{case.lon:.7f}", f"{case.lat:.7f}", "" if nxt is None else _num(nxt),
-                day(case.reported_at)])
-        return orjson.dumps(rows)
+            rows.append([*map(fields.get, NEW_FIELDS), "" if nxt is None else _num(nxt),
+                         day(case.reported_at), orjson.dumps(report.as_dict()).decode()])
+        return orjson.dumps(rows), orjson.dumps(steps)
 
-    def create_rows(self, chunks: Iterable[bytes], now: float) -> list[list[str | bool]]:
-        """Run CREATE_LUA on each chunk of rows from new_rows (at most CHUNK each), in order;
-        return per chunk what create returns per case.
+    def create_rows(self, chunks: Iterable[Chunk], now: float) -> list[list[str | bool]]:
+        """Run CREATE_LUA on each chunk (at most CHUNK rows, as new_rows or
+        streams.dispatcher make them), in order; return per chunk what create returns per case.
 
         The calls go out on one connection without waiting for replies, and `chunks` may be
         a generator that prepares the next chunk: Redis runs one call while the next is
@@ -325,17 +367,18 @@ class CaseStore:
         link = _split_note(Step("link", "reported", "linked", "system", now))
         linked = _split_note(Step("linked", "", "", "system", now))
         head = [self.keys.cases_prefix(), _num(st.case_dup_radius_m),
-                str(st.case_dup_window_s), " ".join(sorted(OPEN)), *link, *linked]
+                str(st.case_dup_window_s), " ".join(sorted(OPEN)), *link, *linked,
+                _NEW_FIELDS_ARG]
         pool = _pool_for(self.r, self._anchor[0])
         conn = pool.get_connection()
-        sent: list[bytes] = []
+        sent: list[Chunk] = []
         replies: list[object] = []
         try:
-            for rows in chunks:
+            for chunk in chunks:
                 # a health-check PING now would read a reply meant for an earlier call
-                conn.send_command("EVALSHA", self._create.sha, 1, *self._anchor, *head, rows,
+                conn.send_command("EVALSHA", self._create.sha, 1, *self._anchor, *head, *chunk,
                                   check_health=not sent)
-                sent.append(rows)
+                sent.append(chunk)
             for _ in sent:
                 try:
                     replies.append(conn.read_response())
@@ -347,11 +390,11 @@ class CaseStore:
         finally:
             pool.release(conn)
         out = []
-        for rows, res in zip(sent, replies, strict=True):
+        for chunk, res in zip(sent, replies, strict=True):
             if isinstance(res, redis.ResponseError):
                 # NOSCRIPT after a restart, or a cluster slot that moved: the client's own
                 # call loads the script and follows the slot; a real error is raised by it
-                res = self._create(keys=self._anchor, args=[*head, rows])
+                res = self._create(keys=self._anchor, args=[*head, *chunk])
             out.append([x.decode() if isinstance(x, bytes) else bool(x) for x in res])
         return out
 

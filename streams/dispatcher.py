@@ -1,7 +1,7 @@
 """The `events` stream handler: reports become dispatched (or linked) cases.
 
-Processing order of a batch of reports: the reporters' GPS context (one round trip) -> per
-chunk: parse -> known item and worker -> locate (one vectorised call) -> route to a
+Processing order of a batch of reports: parse -> known item and worker -> the reporters' GPS
+context (one round trip) -> per chunk: locate (one vectorised call) -> route to a
 department, urgency, deadline -> rows for CREATE_LUA, sent without waiting -> at the end the
 replies, and the dispatched cases published to the wall.
 """
@@ -9,17 +9,19 @@ replies, and the dispatched cases published to the wall.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
 
-from dashboard.case_queries import marker
+from dashboard import reminders
+from dashboard.case_queries import marker_of
 from dashboard.cases import Case, Step
 from dashboard.catalog import Catalog, Limit, catalog_for
 from dashboard.dispatch import RoutingError, deadline, route, urgency_of
 from dashboard.services import Services
 from streams import cases
-from streams.cases import MAX_TEXT, CaseStore, Report, report_from_fields
+from streams.cases import CaseStore, Chunk, Report, dispatched_row, report_from_fields
 from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput
 from streams.gps_state import OFFLINE, WorkerState
@@ -37,6 +39,19 @@ def spans(n: int, size: int) -> list[tuple[int, int]]:
     if n - cuts[-1] > edge:
         cuts.append(n - edge)
     return list(zip(cuts, [*cuts[1:], n], strict=True))
+
+
+@dataclass
+class _Batch:
+    """What the chunks of one batch share: its time, the reporters' GPS state, its failures,
+    and caches (deadline and reminder by time limit, dispatch step by department)."""
+
+    now: float
+    now_s: str
+    gps: dict[str, WorkerState]
+    failures: list[Failure]
+    due: dict[Limit, tuple[float, str, str]] = field(default_factory=dict)
+    steps: dict[str, str] = field(default_factory=dict)
 
 
 class CaseHandler:
@@ -65,23 +80,24 @@ class CaseHandler:
         """
         failures: list[Failure] = []
         now = self.svc.clock.now()
-        gps = self._gps_states({f.get(b"w", b"").decode("utf-8", "replace") for _, f in entries})
+        reports = self._parse(entries, failures)
+        gps = self._gps_states({rep.worker for _, rep in reports})
+        batch = _Batch(now, repr(float(now)), gps, failures)
         markers: list[list[bytes]] = []
 
-        def chunks() -> Iterator[bytes]:
-            for a, b in spans(len(entries), cases.CHUNK):
-                rows, m = self._prepare(self._locate(entries[a:b], failures), now, gps,
-                                        failures)
+        def chunks() -> Iterator[Chunk]:
+            for a, b in spans(len(reports), cases.CHUNK):
+                chunk, m = self._prepare(self._locate(reports[a:b], failures), batch)
                 markers.append(m)
-                yield rows
+                yield chunk
 
         done = self.store.create_rows(chunks(), now)
         for m, res in zip(markers, done, strict=True):  # the dispatched ones go on the map
             self.store.publish_encoded([x for x, r in zip(m, res, strict=True) if r is True])
         return failures
 
-    def _locate(self, entries: list[Entry], failures: list[Failure]) -> list:
-        """Return (entry id, report, place) of the valid reports inside the district."""
+    def _parse(self, entries: list[Entry], failures: list[Failure]) -> list[tuple[bytes, Report]]:
+        """Return (entry id, report) of the well-formed reports of a known item and worker."""
         reports: list[tuple[bytes, Report]] = []
         for eid, fields in entries:
             try:
@@ -95,6 +111,10 @@ class CaseHandler:
                 failures.append(Failure(eid, f"unknown worker: {rep.worker[:64]}"))
             else:
                 reports.append((eid, rep))
+        return reports
+
+    def _locate(self, reports: list[tuple[bytes, Report]], failures: list[Failure]) -> list:
+        """Return (entry id, report, place) of the reports inside the district."""
         if not reports:
             return []
         where = self.svc.locator.locate_many(np.array([r.lon for _, r in reports]),
@@ -107,36 +127,42 @@ class CaseHandler:
                 located.append((eid, rep, self.svc.locator.place(int(gi))))
         return located
 
-    def _prepare(self, part: list, now: float, gps: dict[str, WorkerState],
-                 failures: list[Failure]) -> tuple[bytes, list[bytes]]:
-        """Return the CREATE_LUA rows of the routable reports and their map markers."""
-        new, markers = [], []
-        district, tz = self.svc.district, self.tz
-        deadlines: dict[Limit, float] = {}  # by time limit: `now` is the batch's
+    def _prepare(self, part: list, batch: _Batch) -> tuple[Chunk, list[bytes]]:
+        """Return the CREATE_LUA chunk of the routable reports and their map markers."""
+        rows, markers = [], []
+        district, day, svc = self.svc.district, self.svc.days.day, self.svc
+        now, steps, due_by = batch.now, batch.steps, batch.due
         for eid, rep, place in part:
             item = self.catalog.item(rep.item)
             try:
                 dept = route(item, place, district)
             except RoutingError as exc:
-                failures.append(Failure(eid, f"unroutable: {exc}"))
+                batch.failures.append(Failure(eid, f"unroutable: {exc}"))
                 continue
-            og, op = self._gps_context(rep, gps.get(rep.worker))
+            if dept not in steps:
+                steps[dept] = orjson.dumps(Step(
+                    "dispatch", "reported", "dispatched", "system", now, "", dept).as_dict()
+                ).decode()
+            og, op = self._gps_context(rep, batch.gps.get(rep.worker))
             urgency = urgency_of(item, rep.urgency)
             limit = item.limit(urgency)
-            if (dl := deadlines.get(limit)) is None:
-                dl = deadlines[limit] = deadline(limit, now, tz)
-            case = Case(id=rep.id, item=rep.item, urgency=urgency, state="dispatched",
-                        dept=dept, lat=rep.lat, lon=rep.lon, grid=place.grid,
-                        station=place.station, street=place.street, worker=rep.worker,
-                        reported_at=rep.at, updated_at=now,
-                        description=rep.description[:MAX_TEXT],
-                        media_url=rep.media_url[:500], attrs=rep.attrs[:MAX_TEXT],
-                        in_own_grid=og, on_patrol=op, dispatched_at=now,
-                        deadline=dl, rv=1)
-            new.append((case, Step("report", "", "reported", rep.worker, rep.at),
-                        Step("dispatch", "reported", "dispatched", "system", now, "", dept)))
-            markers.append(orjson.dumps({"ev": "case", "m": marker(self.svc, case)}))
-        return self.store.new_rows(new), markers
+            if (due := due_by.get(limit)) is None:
+                due = due_by[limit] = self._due_of(limit, now)
+            rows.append(dispatched_row(rep, urgency, dept, place, og, op, batch.now_s, due[1],
+                                       due[2], day(rep.at)))
+            markers.append(orjson.dumps({"ev": "case", "m": marker_of(
+                svc, rep.id, rep.lat, rep.lon, urgency, "dispatched", due[0], rep.item, dept)}))
+        return (orjson.dumps(rows), orjson.dumps(steps)), markers
+
+    def _due_of(self, limit: Limit, now: float) -> tuple[float, str, str]:
+        """Return the deadline of a case dispatched now with a time limit, as a number and as
+        text, and its first reminder time as text."""
+        dl = deadline(limit, now, self.tz)
+        probe = Case(id="", item="", urgency="", state="dispatched", dept="", lat=0.0, lon=0.0,
+                     grid="", station="", street="", worker="", reported_at=now,
+                     updated_at=now, dispatched_at=now, deadline=dl)
+        nxt = reminders.next_at(probe, self.s)
+        return dl, repr(dl), "" if nxt is None else repr(float(nxt))
 
     def _gps_states(self, workers: set[str]) -> dict[str, WorkerState]:
         """Return the GPS state of the reporting workers: one round trip."""

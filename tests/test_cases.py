@@ -123,6 +123,71 @@ def test_redelivery_never_creates_a_second_case(svc, store):
     assert case_queries.open_by_department(svc) == {"st-wanxin": 1}
 
 
+def test_a_report_twice_in_one_batch_becomes_one_case(svc, store):
+    from streams.cases import append_report
+
+    rep = report(svc, "260529000008")
+    append_report(svc, rep)  # the same report twice before the dispatcher reads either
+    assert dispatcher(svc).drain() == 2
+    assert svc.r.zcard(svc.keys.cases_all()) == 1
+    assert [h["action"] for h in store.history(rep.id)] == ["report", "dispatch"]
+    assert case_queries.open_by_department(svc) == {"st-wanxin": 1}
+
+
+def test_a_report_entry_written_with_a_field_per_value_is_still_dispatched(svc, store):
+    lat, lon = point_in(svc, WANXIN_GRID)
+    svc.r.xadd(svc.keys.events_stream(), {  # the entry form of earlier versions
+        "id": "5", "it": "CG006", "la": f"{lat:.7f}", "lo": f"{lon:.7f}",
+        "w": worker_of(svc, WANXIN_GRID), "at": f"{svc.clock.now():.3f}", "ds": "旧格式",
+        "m": "", "u": "", "ax": ""})
+    assert dispatcher(svc).drain() == 1
+    assert (store.get("5").state, store.get("5").description) == ("dispatched", "旧格式")
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1]", b'{"id":"6","it":"CG006","w":"W0001",'
+                                 b'"la":"39.1","lo":117.3,"at":true}',
+                                 b'{"id":"6","it":"CG006","w":"W0001","la":39.1,"lo":117.3,'
+                                 b'"at":1.0,"ds":7}'])
+def test_a_malformed_report_entry_is_dead_lettered_and_the_rest_dispatched(svc, store, raw):
+    svc.r.xadd(svc.keys.events_stream(), {"r": raw})
+    report(svc, "7")
+    assert dispatcher(svc).drain() == 2
+    assert store.get("7").state == "dispatched"
+    assert svc.r.hgetall(svc.keys.deadletter_reasons("events")) == {b"malformed": b"1"}
+
+
+def test_the_dispatchers_rows_are_what_a_case_makes(svc, store):
+    import orjson
+
+    from dashboard.cases import Step
+    from streams.cases import Report, dispatched_row
+
+    now = svc.clock.now()
+    place = svc.locator.place(0)
+    for rep, og, op in [(Report("1", "CG006", 39.1, 117.3, "W0001", now - 60.5), -1, 0),
+                        (Report("2", "CG006", 39.1, 117.3, "W0001", now - 60, "描述",
+                                "http://m/1.jpg", "urgent", '{"k": "v"}'), 1, 1)]:
+        case = a_case(id=rep.id, urgency="urgent", dept="chengguan", lat=rep.lat, lon=rep.lon,
+                      grid=place.grid, station=place.station, street=place.street,
+                      reported_at=rep.at, updated_at=now, dispatched_at=now, deadline=now + 7200,
+                      description=rep.description, media_url=rep.media_url, attrs=rep.attrs,
+                      in_own_grid=og, on_patrol=op)
+        steps = (Step("report", "", "reported", rep.worker, rep.at),
+                 Step("dispatch", "reported", "dispatched", "system", now, "", "chengguan"))
+        rows, _ = store.new_rows([(case, *steps)])
+        remind = orjson.loads(rows)[0][-3]
+        assert dispatched_row(rep, "urgent", "chengguan", place, og, op, repr(now),
+                              repr(now + 7200), remind, svc.days.day(rep.at)) == \
+            orjson.loads(rows)[0]
+
+
+def test_the_per_grid_counters_of_hundreds_of_grids_are_a_hash_table(svc):
+    key = svc.keys.cases_count("grid")
+    for g in range(300):  # more grids than a compact (linearly scanned) hash holds
+        svc.r.hincrby(key, f"G{g:03d}", 1)
+    assert svc.r.object("encoding", key) == b"hashtable"
+
+
 def test_a_point_outside_the_district_is_dead_lettered_with_the_reason(svc, store):
     report(svc, "9", lat=39.9, lon=116.4)
     c = dispatcher(svc)

@@ -29,7 +29,7 @@ from dashboard.keys import logical_streams
 from dashboard.redis_server import EmbeddedRedis, free_port
 from dashboard.services import build_services
 from streams.call_records import call_to_fields, parse_call_item
-from streams.cases import Report, append_report
+from streams.cases import Report, append_report, report_from_fields
 from streams.fixes import fix_to_fields, parse_position
 from streams.gps_state import unpack_track
 
@@ -81,8 +81,8 @@ def _load(svc) -> dict:
     pipe.execute()
     for i in range(N_REPORTS):
         w = svc.district.workers[i % len(svc.district.workers)]
-        lat, lon = VALID_ENTRY["events"](svc, i)[1]["la"], VALID_ENTRY["events"](svc, i)[1]["lo"]
-        append_report(svc, Report(id=f"K{i:05d}", item="CG006", lat=float(lat), lon=float(lon),
+        entry = report_from_fields({b"r": VALID_ENTRY["events"](svc, i)[1]["r"]})
+        append_report(svc, Report(id=f"K{i:05d}", item="CG006", lat=entry.lat, lon=entry.lon,
                                   worker=w.id, at=now - 60))
     return {"workers": workers, "days": days}
 

@@ -181,7 +181,7 @@ FIELD_BYTES = st.binary(max_size=60) | SCALAR.map(lambda s: s.encode("utf-8", "r
 
 @EXAMPLES
 @given(entries=st.lists(st.dictionaries(st.sampled_from(
-    [b"f", b"w", b"t", b"la", b"lo", b"s", b"v", b"id", b"it", b"at", b"ds", b"u", b"ax"])
+    [b"f", b"w", b"t", b"la", b"lo", b"s", b"v", b"id", b"it", b"at", b"ds", b"u", b"ax", b"r"])
     | st.binary(max_size=8), FIELD_BYTES, min_size=1, max_size=8), min_size=1, max_size=6))
 def test_every_stream_consumer_survives_arbitrary_entries(svc, entries):
     """Each entry is handled or dead-lettered with a reason; nothing stays pending."""
