@@ -36,7 +36,7 @@ local LPRE, LSUF, TPRE, TSUF = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local DISPATCH, null = cjson.decode(ARGV[11]), cjson.null
 local K_ALL, K_OPEN, K_DUE, K_REMIND = P .. 'all', P .. 'open', P .. 'due', P .. 'remind'
 local K_DEPT, K_GRID = P .. 'n:dept', P .. 'n:grid'
-local out, zsets, counts, stats = {}, {}, {}, {}
+local out, zsets, counts, stats, f = {}, {}, {}, {}, {}
 local function zadd(key, score, id)
   local l = zsets[key]
   if not l then l = {}; zsets[key] = l end
@@ -75,7 +75,7 @@ for c, r in ipairs(rows) do
     local geo, lon, lat, dept, dl = P .. 'geo:' .. r[IT], r[LO], r[LA], r[D], r[DL]
     local target = duplicate_of(geo, lon, lat, tonumber(r[RA]), id)
     if target then r[S], r[D], r[DA], r[DL] = 'linked', '', null, null end
-    local f, n = {}, 0
+    local n = 0  -- f is reused: a table per case would be allocated, grown and collected
     for i = 1, NF do
       local v = r[i]
       if v ~= null then f[n + 1] = NAMES[i]; f[n + 2] = v; n = n + 2 end
@@ -83,14 +83,14 @@ for c, r in ipairs(rows) do
     local kind = 'new'
     if target then
       f[n + 1], f[n + 2] = 'lk', target
-      redis.call('HSET', key, unpack(f))
+      redis.call('HSET', key, unpack(f, 1, n + 2))
       redis.call('RPUSH', P .. 'h:' .. id, r[REP], LPRE .. cjson.encode(target) .. LSUF)
       redis.call('HINCRBY', P .. 'c:' .. target, 'ln', 1)
       redis.call('RPUSH', P .. 'h:' .. target, TPRE .. cjson.encode(id) .. TSUF)
       kind = 'lnk'
       out[c] = target
     else
-      redis.call('HSET', key, unpack(f))
+      redis.call('HSET', key, unpack(f, 1, n))
       redis.call('RPUSH', P .. 'h:' .. id, r[REP], DISPATCH[dept])
       redis.call('GEOADD', geo, lon, lat, id)
       zadd(K_OPEN, dl, id)

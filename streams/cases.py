@@ -114,6 +114,25 @@ def report_from_fields(fields: dict[bytes, bytes]) -> Report:
     written before, are still read.
     """
     raw = fields.get(b"r")
+    if raw is not None:  # the usual entry, taken as it is when every value has its type
+        try:
+            f = orjson.loads(raw)
+            rep = Report(f["id"], f["it"], f["la"], f["lo"], f["w"], f["at"], f["ds"], f["m"],
+                         f["u"], f["ax"])
+        except (ValueError, KeyError, TypeError):
+            rep = None
+        # JSON has no NaN or infinity: a float from it is finite
+        if (rep is not None and type(rep.lat) is float and type(rep.lon) is float
+                and type(rep.at) is float and rep.id and rep.item and rep.worker
+                and type(rep.id) is str and type(rep.item) is str and type(rep.worker) is str
+                and type(rep.description) is str and type(rep.media_url) is str
+                and type(rep.urgency) is str and type(rep.attrs) is str):
+            return rep
+    return _checked_report(fields, raw)
+
+
+def _checked_report(fields: dict[bytes, bytes], raw: bytes | None) -> Report:
+    """Return the Report of an entry that is not plain, or raise InvalidInput with the reason."""
     try:
         if raw is None:
             f: dict = {k.decode(): v.decode() for k, v in fields.items()}
@@ -150,7 +169,8 @@ def dispatched_row(rep: Report, urgency: str, dept: str, place: Place, in_own_gr
             deadline, "1", rep.description[:MAX_TEXT] or None, rep.media_url[:500] or None,
             rep.attrs[:MAX_TEXT] or None, None if in_own_grid == -1 else str(in_own_grid),
             None if on_patrol == -1 else str(on_patrol), remind_at, day,
-            orjson.dumps(Step("report", "", "reported", rep.worker, rep.at).as_dict()).decode()]
+            orjson.dumps({"action": "report", "from": "", "to": "reported", "actor": rep.worker,
+                          "at": round(rep.at, 3), "note": "", "dept": ""}).decode()]
 
 
 def new_report_id(svc: Services, now: float) -> str:

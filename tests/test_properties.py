@@ -199,3 +199,33 @@ def test_every_stream_consumer_survives_arbitrary_entries(svc, entries):
 
     for st_ in worker_states(svc).values():  # what did get in is a valid position
         assert math.isfinite(st_.lat) and math.isfinite(st_.lon) and math.isfinite(st_.ts)
+
+
+REPORT_VALUE = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | TEXT | NASTY
+                | st.floats(allow_nan=False, allow_infinity=False))
+
+
+REPORT_KEYS = ["id", "it", "la", "lo", "w", "at", "ds", "m", "u", "ax"]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(good=st.fixed_dictionaries({
+    "id": st.sampled_from(["1", "260529000001"]), "it": st.just("CG006"),
+    "la": st.floats(39, 40), "lo": st.floats(117, 118), "w": st.just("W0001"),
+    "at": st.floats(1.7e9, 1.8e9), "ds": TEXT, "m": TEXT, "u": st.just(""), "ax": TEXT}),
+       bad=st.dictionaries(st.sampled_from(REPORT_KEYS), REPORT_VALUE, max_size=2),
+       drop=st.sets(st.sampled_from(REPORT_KEYS), max_size=1))
+def test_a_report_entry_taken_as_it_is_reads_as_the_checked_path_reads_it(good, bad, drop):
+    """The fast path of report_from_fields accepts only what the checked path accepts alike."""
+    from streams.cases import _checked_report
+
+    raw = json.dumps({k: v for k, v in (good | bad).items() if k not in drop}).encode()
+    try:
+        checked = _checked_report({b"r": raw}, raw)
+    except ValueError:
+        checked = None
+    try:
+        fast = report_from_fields({b"r": raw})
+    except ValueError:
+        fast = None
+    assert fast == checked
