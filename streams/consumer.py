@@ -42,11 +42,13 @@ class Failure:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a batch was read: its physical stream, the group and the consumer holding it."""
+    """Where a batch was read: its physical stream, the group and the consumer holding it,
+    and, for a handler that reads ahead after sending, what to call once its writes are sent."""
 
     stream: str
     group: str
     consumer: str
+    sent: Callable[[], None] | None = field(default=None, compare=False)
 
 
 class Handler(Protocol):
@@ -63,6 +65,8 @@ class Handler(Protocol):
         A handler whose `acks_applied` is true acknowledges every entry it applies itself
         (atomically with applying it); the loop then acknowledges only the failures.  A handler
         may also offer `readable(fields) -> fields`: what a dead letter shows and replays.
+        A handler whose `read_ahead_after_sent` is true calls `source.sent()` once its writes
+        are on their way (see Consumer._step_ahead).
         """
 
 
@@ -211,11 +215,25 @@ class Consumer:
             if len(self.handler.streams()) > 1 and block_ms:
                 self.stop.wait(min(block_ms, 200) / 1000)
             return 0
-        if any(len(entries) >= self.read_size for _stream, entries in batches):
+        full = any(len(entries) >= self.read_size for _stream, entries in batches)
+        # A handler that sends its writes without waiting (the dispatcher) asks for the read
+        # when they are sent: it then waits in Redis behind them instead of delaying the
+        # batch's first write, and its reply is parsed while the handler waits for theirs.
+        later = full and getattr(self.handler, "read_ahead_after_sent", False)
+        if full and not later:
+            self._start_ahead()
+        done = sum(self.process(stream, entries, self._start_ahead if later else None)
+                   for stream, entries in batches)
+        if later:
+            self._start_ahead()  # the handler sent nothing, or did not say
+        return done
+
+    def _start_ahead(self) -> None:
+        """Start reading the next batch in the reader thread (once per batch)."""
+        if self._ahead is None:
             if self._reader is None:
                 self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-{self.handler.name}")
             self._ahead = self._reader.submit(self._read, None)
-        return sum(self.process(stream, entries) for stream, entries in batches)
 
     def _drop_ahead(self) -> None:
         """Forget a batch read ahead (after an error); it stays pending for our own re-drain."""
@@ -235,12 +253,13 @@ class Consumer:
             self._reader.shutdown(wait=True)
             self._reader = None
 
-    def process(self, stream: str, entries: list[Entry]) -> int:
+    def process(self, stream: str, entries: list[Entry],
+                sent: Callable[[], None] | None = None) -> int:
         """Handle a batch, dead-letter failures, ack everything; isolate a poison entry."""
         entries = [e for e in entries if e[1] is not None]  # trimmed while pending
         if not entries:
             return 0
-        source = Source(stream, self.group, self.name)
+        source = Source(stream, self.group, self.name, sent)
         try:
             failures = self.handler.handle(entries, source)
         except REDIS_DOWN:

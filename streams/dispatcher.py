@@ -8,6 +8,7 @@ replies, and the dispatched cases published to the wall.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -25,6 +26,18 @@ from streams.cases import CaseStore, Chunk, Report, dispatched_row, report_from_
 from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput
 from streams.gps_state import OFFLINE, WorkerState
+
+_WORKER = re.compile(rb'"w":"([^"\\]*)"')  # the worker of a report's JSON, unless escaped
+
+
+def peek_worker(fields: dict[bytes, bytes]) -> str | None:
+    """Return the worker id an events entry names, without parsing it (None if unsure)."""
+    raw = fields.get(b"r")
+    if raw is None:
+        w = fields.get(b"w")  # an entry with a field per value
+        return w.decode("utf-8", "replace") if w else None
+    m = _WORKER.search(raw)
+    return m.group(1).decode("utf-8", "replace") if m else None
 
 
 def spans(n: int, size: int) -> list[tuple[int, int]]:
@@ -59,6 +72,7 @@ class CaseHandler:
 
     name = "events"
     batch = 8 * cases.CHUNK  # reports per read: while one chunk is written the next is prepared
+    read_ahead_after_sent = True  # the next read waits in Redis behind this batch's writes
 
     def __init__(self, svc: Services) -> None:
         self.svc, self.r, self.keys, self.s = svc, svc.r, svc.keys, svc.settings
@@ -76,22 +90,27 @@ class CaseHandler:
         A large batch is parsed, prepared and sent a chunk at a time without waiting: while
         Redis runs one chunk's script this thread prepares the next, so on two cores the
         Python and the Redis work overlap.  Chunks are written in order, so a report can be
-        linked to a case of an earlier chunk.
+        linked to a case of an earlier chunk.  The reporters' GPS state is read first, for
+        the worker ids the entries name (peek_worker), so that the first chunk goes out
+        without the whole batch being parsed; a worker the peek missed is read with its chunk.
         """
         failures: list[Failure] = []
         now = self.svc.clock.now()
-        reports = self._parse(entries, failures)
-        gps = self._gps_states({rep.worker for _, rep in reports})
-        batch = _Batch(now, repr(float(now)), gps, failures)
+        asked = {w for _, f in entries if (w := peek_worker(f))}
+        batch = _Batch(now, repr(float(now)), self._gps_states(asked), failures)
         markers: list[list[bytes]] = []
 
         def chunks() -> Iterator[Chunk]:
-            for a, b in spans(len(reports), cases.CHUNK):
-                chunk, m = self._prepare(self._locate(reports[a:b], failures), batch)
+            for a, b in spans(len(entries), cases.CHUNK):
+                reports = self._parse(entries[a:b], failures)
+                if missed := {rep.worker for _, rep in reports} - asked:
+                    batch.gps.update(self._gps_states(missed))
+                    asked.update(missed)
+                chunk, m = self._prepare(self._locate(reports, failures), batch)
                 markers.append(m)
                 yield chunk
 
-        done = self.store.create_rows(chunks(), now)
+        done = self.store.create_rows(chunks(), now, source.sent if source else None)
         for m, res in zip(markers, done, strict=True):  # the dispatched ones go on the map
             self.store.publish_encoded([x for x, r in zip(m, res, strict=True) if r is True])
         return failures

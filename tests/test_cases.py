@@ -269,7 +269,10 @@ def test_a_supervisor_can_unlink_a_duplicate(svc, store):
     assert svc.r.zcard(svc.keys.cases_open()) == 2
 
 
-def test_the_reporters_gps_context_is_recorded(svc, store, gps_consumer):
+@pytest.mark.parametrize("peek", [True, False], ids=["peeked", "read-with-its-chunk"])
+def test_the_reporters_gps_context_is_recorded(svc, store, gps_consumer, monkeypatch, peek):
+    if not peek:  # a worker id the dispatcher could not peek at is read with its chunk
+        monkeypatch.setattr("streams.dispatcher.peek_worker", lambda fields: None)
     wid = worker_of(svc, WANXIN_GRID)
     lat, lon = point_in(svc, WANXIN_GRID)
     from streams.fixes import fix_to_fields, make_fix

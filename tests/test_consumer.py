@@ -152,3 +152,27 @@ def test_a_stopped_consumer_first_handles_the_batch_it_read_ahead(svc):
     c.run()
     assert h.seen == list("abcd")
     assert svc.r.xpending(h.streams()[0], c.group)["pending"] == 0
+
+
+def test_a_handler_that_reads_ahead_after_sending_gets_the_next_read_only_then(svc):
+    class SendsFirst(Recorder):
+        read_ahead_after_sent = True
+
+        def handle(self, entries, source):
+            pending.append(svc.r.xpending(stream, c.group)["pending"])  # nothing read ahead yet
+            if source.sent is not None:  # a full batch: the stream may hold more
+                source.sent()  # as the dispatcher does once its writes are on their way
+                source.sent()  # a second call (one entry at a time after a failure): no read
+                c._ahead.result()  # noqa: SLF001 - the read it started has landed
+                pending.append(svc.r.xpending(stream, c.group)["pending"])
+            return super().handle(entries, source)
+
+    pending: list[int] = []
+    h = SendsFirst(svc.keys)
+    stream = h.streams()[0]
+    for b in "abcde":
+        svc.r.xadd(stream, {"body": b})
+    c = _consumer(svc, h, batch=2)
+    assert c.drain() == 5
+    assert h.seen == list("abcde")
+    assert pending == [2, 4, 2, 3, 1]  # its own batch, then the next one too; the last: no read
