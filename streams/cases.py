@@ -385,8 +385,8 @@ class CaseStore:
 
         The calls go out on one connection without waiting for replies, and `chunks` may be
         a generator that prepares the next chunk: Redis runs one call while the next is
-        prepared, then the next at once, and the replies are read at the end, after `sent` is
-        called.
+        prepared, then the next at once, and the replies are read at the end.  `sent` is
+        called once the first call is out.
         """
         st = self.svc.settings
         link = _split_note(Step("link", "reported", "linked", "system", now))
@@ -404,8 +404,8 @@ class CaseStore:
                 conn.send_command("EVALSHA", self._create.sha, 1, *self._anchor, *head, *chunk,
                                   check_health=not calls)
                 calls.append(chunk)
-            if sent is not None:
-                sent()
+                if sent is not None and len(calls) == 1:
+                    sent()
             for _ in calls:
                 try:
                     replies.append(conn.read_response())

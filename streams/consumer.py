@@ -65,8 +65,8 @@ class Handler(Protocol):
         A handler whose `acks_applied` is true acknowledges every entry it applies itself
         (atomically with applying it); the loop then acknowledges only the failures.  A handler
         may also offer `readable(fields) -> fields`: what a dead letter shows and replays.
-        A handler whose `read_ahead_after_sent` is true calls `source.sent()` once its writes
-        are on their way (see Consumer._step_ahead).
+        A handler whose `read_ahead_after_sent` is true calls `source.sent()` once its first
+        write is on its way (see Consumer._step_ahead).
         """
 
 
@@ -217,8 +217,8 @@ class Consumer:
             return 0
         full = any(len(entries) >= self.read_size for _stream, entries in batches)
         # A handler that sends its writes without waiting (the dispatcher) asks for the read
-        # when they are sent: it then waits in Redis behind them instead of delaying the
-        # batch's first write, and its reply is parsed while the handler waits for theirs.
+        # once its first write is sent: the read then waits in Redis behind it instead of
+        # delaying that write, and its reply is parsed while the handler has time to spare.
         later = full and getattr(self.handler, "read_ahead_after_sent", False)
         if full and not later:
             self._start_ahead()

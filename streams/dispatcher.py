@@ -8,7 +8,6 @@ replies, and the dispatched cases published to the wall.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -27,17 +26,21 @@ from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput
 from streams.gps_state import OFFLINE, WorkerState
 
-_WORKER = re.compile(rb'"w":"([^"\\]*)"')  # the worker of a report's JSON, unless escaped
-
 
 def peek_worker(fields: dict[bytes, bytes]) -> str | None:
-    """Return the worker id an events entry names, without parsing it (None if unsure)."""
+    """Return the worker id an events entry names, without parsing it (None if unsure).
+
+    In report_fields' JSON a quote inside a value is escaped, so `"w":"` is the key.
+    """
     raw = fields.get(b"r")
     if raw is None:
         w = fields.get(b"w")  # an entry with a field per value
         return w.decode("utf-8", "replace") if w else None
-    m = _WORKER.search(raw)
-    return m.group(1).decode("utf-8", "replace") if m else None
+    start = raw.find(b'"w":"') + 5
+    end = raw.find(b'"', start)
+    if start < 5 or end < 0 or raw.find(b"\\", start, end) >= 0:
+        return None
+    return raw[start:end].decode("utf-8", "replace")
 
 
 def spans(n: int, size: int) -> list[tuple[int, int]]:
@@ -72,7 +75,7 @@ class CaseHandler:
 
     name = "events"
     batch = 8 * cases.CHUNK  # reports per read: while one chunk is written the next is prepared
-    read_ahead_after_sent = True  # the next read waits in Redis behind this batch's writes
+    read_ahead_after_sent = True  # the next read goes to Redis once this batch's first write has
 
     def __init__(self, svc: Services) -> None:
         self.svc, self.r, self.keys, self.s = svc, svc.r, svc.keys, svc.settings

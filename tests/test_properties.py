@@ -229,3 +229,17 @@ def test_a_report_entry_taken_as_it_is_reads_as_the_checked_path_reads_it(good, 
     except ValueError:
         fast = None
     assert fast == checked
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(texts=st.lists(TEXT | NASTY | st.sampled_from(['"w":"X"', '\\"w\\":\\"X', '"w":"']),
+                      min_size=7, max_size=7))
+def test_the_worker_peeked_at_is_the_reports_worker_or_none(texts):
+    """The dispatcher reads GPS state for the worker it peeks at: never another one."""
+    from streams.cases import Report, report_fields
+    from streams.dispatcher import peek_worker
+
+    rid, item, worker, ds, m, u, ax = texts
+    rep = Report(rid, item, 39.1, 117.3, worker, 1.78e9, ds, m, u, ax)
+    raw = {k.encode(): v for k, v in report_fields(rep).items()}
+    assert peek_worker(raw) in (None, worker)
