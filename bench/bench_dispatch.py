@@ -26,9 +26,10 @@ from dashboard.config import load_settings
 from dashboard.dispatch import route
 from dashboard.redis_server import EmbeddedRedis
 from dashboard.services import build_services
-from streams.cases import CaseStore, Report, report_fields
+from streams.cases import CaseStore
 from streams.consumer import Consumer
 from streams.dispatcher import CaseHandler
+from streams.reports import Report, report_fields
 from streams.runner import settle
 
 HISTORICAL = int(os.environ.get("BENCH_HISTORICAL", "1000000"))

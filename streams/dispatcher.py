@@ -1,9 +1,9 @@
 """The `events` stream handler: reports become dispatched (or linked) cases.
 
-Processing order of a batch of reports: parse -> known item and worker -> the reporters' GPS
-context (one round trip) -> per chunk: locate (one vectorised call) -> route to a
-department, urgency, deadline -> rows for CREATE_LUA, sent without waiting -> at the end the
-replies, and the dispatched cases published to the wall.
+Processing order of a batch of reports: the reporters' GPS context, for the worker ids the
+entries name (one round trip) -> per chunk: parse -> known item and worker -> locate (one
+vectorised call) -> route to a department, urgency, deadline -> rows for CREATE_LUA, sent
+without waiting -> at the end the replies, and the dispatched cases published to the wall.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from dashboard.catalog import Catalog, Limit, catalog_for
 from dashboard.dispatch import RoutingError, deadline, route, urgency_of
 from dashboard.services import Services
 from streams import cases
-from streams.cases import CaseStore, Chunk, Report, dispatched_row, report_from_fields
+from streams.cases import CaseStore, Chunk, dispatched_row
 from streams.consumer import Entry, Failure, Source
 from streams.fixes import InvalidInput
 from streams.gps_state import OFFLINE, WorkerState
+from streams.reports import Report, report_from_fields
 
 
 def peek_worker(fields: dict[bytes, bytes]) -> str | None:

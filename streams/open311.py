@@ -23,7 +23,8 @@ from dashboard.cases import Case
 from dashboard.catalog import CATEGORIES, URGENCIES, PatrolItem, catalog_for
 from dashboard.dispatch import route
 from dashboard.services import Services
-from streams.cases import CaseStore, Report, append_report, new_report_id, parse_attrs
+from streams.cases import CaseStore
+from streams.reports import Report, append_report, new_report_id, parse_attrs
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = ("json", "xml")

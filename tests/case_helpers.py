@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from shapely.geometry import Polygon
 
-from streams.cases import Report, append_report
 from streams.consumer import Consumer
 from streams.dispatcher import CaseHandler
+from streams.reports import Report, append_report
 
 WANXIN_GRID, JUNLIANG_GRID = "WX-01-01", "JL-01-01"
 

@@ -14,8 +14,8 @@ from shapely.geometry import Polygon
 from dashboard.config import ROOT
 from dashboard.keys import logical_streams
 from streams.call_records import call_to_fields
-from streams.cases import Report, report_fields
 from streams.fixes import fix_to_fields, make_fix
+from streams.reports import Report, report_fields
 
 
 def point_in(svc, grid: str, step: int = 0) -> tuple[float, float]:

@@ -114,7 +114,7 @@ def test_street_office_items_go_to_the_street_that_contains_the_point(svc, store
 def test_redelivery_never_creates_a_second_case(svc, store):
     rep = report(svc, "260529000007")
     dispatcher(svc).drain()
-    from streams.cases import append_report
+    from streams.reports import append_report
 
     append_report(svc, rep)  # the same report again, as after a crash before XACK
     dispatcher(svc).drain()
@@ -124,7 +124,7 @@ def test_redelivery_never_creates_a_second_case(svc, store):
 
 
 def test_a_report_twice_in_one_batch_becomes_one_case(svc, store):
-    from streams.cases import append_report
+    from streams.reports import append_report
 
     rep = report(svc, "260529000008")
     append_report(svc, rep)  # the same report twice before the dispatcher reads either
@@ -160,7 +160,8 @@ def test_the_dispatchers_rows_are_what_a_case_makes(svc, store):
     import orjson
 
     from dashboard.cases import Step
-    from streams.cases import Report, dispatched_row
+    from streams.cases import dispatched_row
+    from streams.reports import Report
 
     now = svc.clock.now()
     place = svc.locator.place(0)

@@ -29,9 +29,9 @@ from dashboard.keys import logical_streams
 from dashboard.redis_server import EmbeddedRedis, free_port
 from dashboard.services import build_services
 from streams.call_records import call_to_fields, parse_call_item
-from streams.cases import Report, append_report, report_from_fields
 from streams.fixes import fix_to_fields, parse_position
 from streams.gps_state import unpack_track
+from streams.reports import Report, append_report, report_from_fields
 
 pytestmark = pytest.mark.timeout(180)
 

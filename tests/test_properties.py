@@ -17,10 +17,10 @@ from dashboard.catalog import catalog_for
 from dashboard.exchange_queries import registry
 from dashboard.keys import logical_streams
 from streams.call_records import call_from_fields
-from streams.cases import report_from_fields
 from streams.consumer import Consumer
 from streams.fixes import fix_from_fields
 from streams.registry import handlers
+from streams.reports import report_from_fields
 
 pytestmark = pytest.mark.timeout(300)
 EXAMPLES = settings(max_examples=60, deadline=None, derandomize=True,
@@ -217,7 +217,7 @@ REPORT_KEYS = ["id", "it", "la", "lo", "w", "at", "ds", "m", "u", "ax"]
        drop=st.sets(st.sampled_from(REPORT_KEYS), max_size=1))
 def test_a_report_entry_taken_as_it_is_reads_as_the_checked_path_reads_it(good, bad, drop):
     """The fast path of report_from_fields accepts only what the checked path accepts alike."""
-    from streams.cases import _checked_report
+    from streams.reports import _checked_report
 
     raw = json.dumps({k: v for k, v in (good | bad).items() if k not in drop}).encode()
     try:
@@ -236,8 +236,8 @@ def test_a_report_entry_taken_as_it_is_reads_as_the_checked_path_reads_it(good, 
                       min_size=7, max_size=7))
 def test_the_worker_peeked_at_is_the_reports_worker_or_none(texts):
     """The dispatcher reads GPS state for the worker it peeks at: never another one."""
-    from streams.cases import Report, report_fields
     from streams.dispatcher import peek_worker
+    from streams.reports import Report, report_fields
 
     rid, item, worker, ds, m, u, ax = texts
     rep = Report(rid, item, 39.1, 117.3, worker, 1.78e9, ds, m, u, ax)
