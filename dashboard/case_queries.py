@@ -268,5 +268,3 @@ def marker_of(svc: Services, cid: str, lat: float, lon: float, urgency: str, sta
     return {"id": cid, "lat": round(lat, 6), "lon": round(lon, 6), "u": urgency, "s": state,
             "dl": deadline, "open": state in OPEN,
             "t": f"{n['item'].get(item, item)} · {n['dept'].get(dept, dept)}"}
-
-

@@ -50,6 +50,7 @@ RETURNED_KEPT_S = 30 * 86400  # seconds a department's returned cases stay liste
 NEW_FIELDS = ("id", "it", "u", "s", "d", "la", "lo", "g", "sn", "sr", "w", "at", "up", "da",
               "dl", "rv", "ds", "m", "ax", "og", "op")
 _NEW_FIELDS_ARG = " ".join(NEW_FIELDS)
+_NEW_FIELD_SET = frozenset(NEW_FIELDS)
 
 # Apply groups of operations, each only if its case's version is the expected one
 # ('' = the case must not exist).  ARGV: n, then per group: case key, expected rv, op count,
@@ -265,7 +266,7 @@ class CaseStore:
         rows, steps = [], {}
         for case, report, dispatch in new:
             fields = to_hash(case)
-            if extra := fields.keys() - set(NEW_FIELDS):
+            if extra := fields.keys() - _NEW_FIELD_SET:
                 raise ValueError(f"case {case.id} is not new: {sorted(extra)} set")
             step = orjson.dumps(dispatch.as_dict()).decode()
             if steps.setdefault(case.dept, step) != step:
