@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 
 import orjson
 import redis
-from redis.cluster import RedisCluster
+from redis.client import Pipeline
+from redis.cluster import ClusterPipeline, RedisCluster
 
 from dashboard import reminders
 from dashboard.case_queries import marker
@@ -39,9 +40,11 @@ from dashboard.models import Place
 from dashboard.services import Services
 from dashboard.store import RedisClient
 from streams.case_scripts import CREATE_LUA
+from streams.inflight import InFlight
 from streams.reports import Report
 
 CHUNK = 500  # cases per Lua call (bounds how long one call blocks Redis: ~30-50 ms)
+DEPTH = 3  # calls sent and not yet answered, at most
 MAX_TEXT = 2000  # characters of a description or note kept
 HT_BASE = 1.25  # handling-time histogram: bucket b holds about 60 * 1.25**b seconds
 RETURNED_KEPT_S = 30 * 86400  # seconds a department's returned cases stay listed
@@ -75,6 +78,7 @@ return out
 """
 
 Op = tuple  # (command, *args)
+Pipeline = Pipeline | ClusterPipeline
 Chunk = tuple[bytes, bytes]  # CREATE_LUA's rows and its dispatch steps by department, as JSON
 
 
@@ -109,6 +113,7 @@ class CaseStore:
         self._cas = svc.r.register_script(CAS_LUA)
         self._create = svc.r.register_script(CREATE_LUA)
         self._anchor = [svc.keys.cases_all()]  # routes the script to the {cases} slot
+        self._inflight = InFlight(lambda: _pool_for(self.r, self._anchor[0]))
 
     # ---- reads --------------------------------------------------------------------
     def get(self, case_id: str) -> Case | None:
@@ -280,11 +285,18 @@ class CaseStore:
                     sent: Callable[[], None] | None = None) -> list[list[str | bool]]:
         """Run CREATE_LUA on each chunk (at most CHUNK rows, as new_rows or
         streams.dispatcher make them), in order; return per chunk what create returns per case.
+        """
+        return self.send_rows(chunks, now, sent)()
 
-        The calls go out on one connection without waiting for replies, and `chunks` may be
-        a generator that prepares the next chunk: Redis runs one call while the next is
-        prepared, then the next at once, and the replies are read at the end.  `sent` is
-        called once the first call is out.
+    def send_rows(self, chunks: Iterable[Chunk], now: float,
+                  sent: Callable[[], None] | None = None) -> Callable[[], list[list[str | bool]]]:
+        """Send CREATE_LUA for each chunk without waiting; return what reads the replies
+        (per chunk what create returns per case).
+
+        `chunks` may be a generator that prepares the next chunk: Redis runs one call while
+        the next is prepared.  Every call goes on the store's one in-flight connection, after
+        those of an earlier batch whose replies are not read yet, so Redis runs them in the
+        order they were sent.  `sent` is called once the first call is out.
         """
         st = self.svc.settings
         link = _split_note(Step("link", "reported", "linked", "system", now))
@@ -292,36 +304,34 @@ class CaseStore:
         head = [self.keys.cases_prefix(), _num(st.case_dup_radius_m),
                 str(st.case_dup_window_s), " ".join(sorted(OPEN)), *link, *linked,
                 _NEW_FIELDS_ARG]
-        pool = _pool_for(self.r, self._anchor[0])
-        conn = pool.get_connection()
-        calls: list[Chunk] = []
-        replies: list[object] = []
+        calls: list[tuple[Chunk, int]] = []
         try:
             for chunk in chunks:
-                # a health-check PING now would read a reply meant for an earlier call
-                conn.send_command("EVALSHA", self._create.sha, 1, *self._anchor, *head, *chunk,
-                                  check_health=not calls)
-                calls.append(chunk)
+                self._inflight.wait(DEPTH - 1)
+                calls.append((chunk, self._inflight.send(
+                    "EVALSHA", self._create.sha, 1, *self._anchor, *head, *chunk)))
                 if sent is not None and len(calls) == 1:
                     sent()
-            for _ in calls:
-                try:
-                    replies.append(conn.read_response())
-                except redis.ResponseError as exc:  # the next replies are still to be read
-                    replies.append(exc)
         except BaseException:
-            conn.disconnect()  # replies may be left unread on it
+            self._inflight.abandon(t for _c, t in calls)
             raise
-        finally:
-            pool.release(conn)
-        out = []
-        for chunk, res in zip(calls, replies, strict=True):
-            if isinstance(res, redis.ResponseError):
-                # NOSCRIPT after a restart, or a cluster slot that moved: the client's own
-                # call loads the script and follows the slot; a real error is raised by it
-                res = self._create(keys=self._anchor, args=[*head, *chunk])
-            out.append([x.decode() if isinstance(x, bytes) else bool(x) for x in res])
-        return out
+
+        def replies() -> list[list[str | bool]]:
+            out = []
+            for chunk, ticket in calls:
+                res = self._inflight.reply(ticket)
+                if isinstance(res, redis.ResponseError):
+                    # NOSCRIPT after a restart, or a cluster slot that moved: the client's own
+                    # call loads the script and follows the slot; a real error is raised by it
+                    res = self._create(keys=self._anchor, args=[*head, *chunk])
+                out.append([x.decode() if isinstance(x, bytes) else bool(x) for x in res])
+            return out
+
+        return replies
+
+    def wait_sent(self) -> None:
+        """Wait for the replies of every call sent without waiting (published messages too)."""
+        self._inflight.wait(0)
 
     def act(self, case_id: str, action: str, actor: str, *, note: str = "", dept: str = "",
             allow: Callable[[Case], bool] | None = None) -> Case:
@@ -353,10 +363,15 @@ class CaseStore:
         if events:
             self.publish_encoded([orjson.dumps(e) for e in events])
 
-    def publish_encoded(self, events: list[bytes]) -> None:
-        """Publish case deltas already encoded as JSON, one document each."""
+    def publish_encoded(self, events: list[bytes], wait: bool = True) -> None:
+        """Publish case deltas already encoded as JSON, one document each; without `wait`
+        the message is queued behind the writes sent and its reply is not waited for."""
         if events:
-            self.r.publish(self.keys.channel("cases"), b'{"events":[' + b",".join(events) + b"]}")
+            channel, msg = self.keys.channel("cases"), b'{"events":[' + b",".join(events) + b"]}"
+            if wait:
+                self.r.publish(channel, msg)
+            else:
+                self._inflight.forget([self._inflight.send("PUBLISH", channel, msg)])
 
 
 def _pool_for(r: RedisClient, key: str) -> redis.ConnectionPool:

@@ -66,7 +66,10 @@ class Handler(Protocol):
         (atomically with applying it); the loop then acknowledges only the failures.  A handler
         may also offer `readable(fields) -> fields`: what a dead letter shows and replays.
         A handler whose `read_ahead_after_sent` is true calls `source.sent()` once its first
-        write is on its way (see Consumer._step_ahead).
+        write is on its way (see Consumer._step_ahead).  A handler may also offer
+        `begin(entries, source) -> finish`: it sends the batch's writes without waiting for
+        them, and `finish()` waits and returns the failures; under a backlog the loop then
+        begins the next batch before it finishes this one (see Consumer._begin).
         """
 
 
@@ -107,6 +110,8 @@ class Consumer:
     read_ahead: bool = True
     _beat_at: float = field(default=-1e9, repr=False)
     _ahead: Future | None = field(default=None, repr=False)
+    _open: tuple[Source, list[Entry], Callable[[], list[Failure]]] | None = field(
+        default=None, repr=False)  # a batch begun and not finished yet
     _reader: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     @property
@@ -210,6 +215,7 @@ class Consumer:
         ahead, self._ahead = self._ahead, None
         batches = ahead.result() if ahead is not None else []
         if not batches:
+            self._finish_open()  # caught up: finish the batch begun before waiting for more
             batches = self._read(block_ms)
         if not batches:
             if len(self.handler.streams()) > 1 and block_ms:
@@ -222,7 +228,8 @@ class Consumer:
         later = full and getattr(self.handler, "read_ahead_after_sent", False)
         if full and not later:
             self._start_ahead()
-        done = sum(self.process(stream, entries, self._start_ahead if later else None)
+        run = self._begin if full and hasattr(self.handler, "begin") else self.process
+        done = sum(run(stream, entries, self._start_ahead if later else None)
                    for stream, entries in batches)
         if later:
             self._start_ahead()  # the handler sent nothing, or did not say
@@ -236,15 +243,23 @@ class Consumer:
             self._ahead = self._reader.submit(self._read, None)
 
     def _drop_ahead(self) -> None:
-        """Forget a batch read ahead (after an error); it stays pending for our own re-drain."""
+        """Forget the batches begun or read ahead (after an error), without acknowledging
+        them: they stay pending for our own re-drain."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             wait([ahead])  # its read must land before the re-drain looks at what is pending
+        opened, self._open = self._open, None
+        if opened is not None:
+            try:
+                opened[2]()  # its writes are waited for, so none is left behind on the wire
+            except Exception:  # noqa: BLE001 - redelivered and handled again anyway
+                log.warning("consumer %s: a begun batch failed while dropped", self.name)
 
     def _finish_ahead(self) -> None:
-        """Handle a batch read ahead before stopping, so nothing is left pending by us."""
+        """Handle the batches begun or read ahead before stopping: nothing is left pending."""
         ahead, self._ahead = self._ahead, None
         try:
+            self._finish_open()
             for stream, entries in ahead.result() if ahead is not None else []:
                 self.process(stream, entries)
         except REDIS_DOWN:
@@ -256,12 +271,49 @@ class Consumer:
     def process(self, stream: str, entries: list[Entry],
                 sent: Callable[[], None] | None = None) -> int:
         """Handle a batch, dead-letter failures, ack everything; isolate a poison entry."""
+        self._finish_open()  # batches are finished in the order they were read
         entries = [e for e in entries if e[1] is not None]  # trimmed while pending
         if not entries:
             return 0
         source = Source(stream, self.group, self.name, sent)
+        self._settle(source, entries, lambda: self.handler.handle(entries, source))
+        return len(entries)
+
+    def _begin(self, stream: str, entries: list[Entry],
+               sent: Callable[[], None] | None = None) -> int:
+        """Begin a batch (its writes are sent), then finish the batch begun before it.
+
+        So Redis already has this batch's writes queued while the last one's replies are
+        read, its failures dead-lettered and its entries acknowledged: it is not left idle
+        between batches.  Each batch is still acknowledged only once finished.
+        """
+        entries = [e for e in entries if e[1] is not None]
+        if not entries:
+            return 0
+        source = Source(stream, self.group, self.name, sent)
         try:
-            failures = self.handler.handle(entries, source)
+            finish = self.handler.begin(entries, source)
+        except REDIS_DOWN:
+            raise
+        except Exception as exc:  # noqa: BLE001 - handled again, one by one if need be
+            log.warning("beginning a batch of %d failed (%s)", len(entries), exc)
+            return self.process(stream, entries, sent)
+        self._finish_open()
+        self._open = (source, entries, finish)
+        return len(entries)
+
+    def _finish_open(self) -> None:
+        """Finish the batch begun and not finished yet, if any."""
+        opened, self._open = self._open, None
+        if opened is not None:
+            self._settle(*opened)
+
+    def _settle(self, source: Source, entries: list[Entry],
+                run: Callable[[], list[Failure]]) -> None:
+        """Run a batch's handling, dead-letter its failures and acknowledge it."""
+        stream = source.stream
+        try:
+            failures = run()
         except REDIS_DOWN:
             raise  # not the entries' fault: leave them pending, the loop retries after a pause
         except Exception as exc:  # noqa: BLE001 - isolate the entry that breaks the batch
@@ -290,7 +342,6 @@ class Consumer:
         self.stats.handled += len(entries)
         self.stats.deadlettered += len(failures)
         self.stats.last_batch_at = self.clock.now()
-        return len(entries)
 
     def claim_stale(self) -> int:
         """Take over entries a dead consumer left pending longer than claim_idle_ms."""

@@ -3,12 +3,14 @@
 Processing order of a batch of reports: the reporters' GPS context, for the worker ids the
 entries name (one round trip) -> per chunk: parse -> known item and worker -> locate (one
 vectorised call) -> route to a department, urgency, deadline -> rows for CREATE_LUA, sent
-without waiting -> at the end the replies, and the dispatched cases published to the wall.
+without waiting (`begin`) -> then (`finish`) the replies, and the dispatched cases published
+to the wall.  Under a backlog the consumer loop begins the next batch before it finishes
+this one, so Redis has the next script queued while this thread reads replies and acks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,20 +85,29 @@ class CaseHandler:
         self.catalog: Catalog = catalog_for(svc)
         self.store = CaseStore(svc)
         self.tz = svc.days.tz
+        svc.locator.cells()  # build the cell index now, not under the first report
 
     def streams(self) -> list[str]:
         """Return the events stream."""
         return [self.keys.events_stream()]
 
     def handle(self, entries: list[Entry], source: Source | None = None) -> list[Failure]:
-        """Dispatch a batch of reports idempotently; dead-letter what cannot become a case.
+        """Dispatch a batch of reports idempotently; dead-letter what cannot become a case."""
+        failures = self.begin(entries, source)()
+        self.store.wait_sent()  # the map's message too: no reply is left owed between batches
+        return failures
+
+    def begin(self, entries: list[Entry],
+              source: Source | None = None) -> Callable[[], list[Failure]]:
+        """Send a batch's writes; return what waits for them and returns the failures.
 
         A large batch is parsed, prepared and sent a chunk at a time without waiting: while
         Redis runs one chunk's script this thread prepares the next, so on two cores the
-        Python and the Redis work overlap.  Chunks are written in order, so a report can be
-        linked to a case of an earlier chunk.  The reporters' GPS state is read first, for
-        the worker ids the entries name (peek_worker), so that the first chunk goes out
-        without the whole batch being parsed; a worker the peek missed is read with its chunk.
+        Python and the Redis work overlap.  Chunks are written in order, after those of a
+        batch begun earlier, so a report can be linked to a case of an earlier chunk.  The
+        reporters' GPS state is read first, for the worker ids the entries name
+        (peek_worker), so that the first chunk goes out without the whole batch being
+        parsed; a worker the peek missed is read with its chunk.
         """
         failures: list[Failure] = []
         now = self.svc.clock.now()
@@ -114,10 +125,15 @@ class CaseHandler:
                 markers.append(m)
                 yield chunk
 
-        done = self.store.create_rows(chunks(), now, source.sent if source else None)
-        for m, res in zip(markers, done, strict=True):  # the dispatched ones go on the map
-            self.store.publish_encoded([x for x, r in zip(m, res, strict=True) if r is True])
-        return failures
+        replies = self.store.send_rows(chunks(), now, source.sent if source else None)
+
+        def finish() -> list[Failure]:
+            for m, res in zip(markers, replies(), strict=True):  # the dispatched go on the map
+                self.store.publish_encoded([x for x, r in zip(m, res, strict=True) if r is True],
+                                           wait=False)
+            return failures
+
+        return finish
 
     def _parse(self, entries: list[Entry], failures: list[Failure]) -> list[tuple[bytes, Report]]:
         """Return (entry id, report) of the well-formed reports of a known item and worker."""

@@ -235,6 +235,51 @@ def test_a_batch_written_in_several_chunks_links_across_them_in_order(svc, store
     assert pushed == ["1", "3"]  # only the dispatched cases go on the map
 
 
+def test_a_batch_begun_before_the_last_is_finished_links_to_its_cases(svc, store):
+    from streams.dispatcher import CaseHandler
+
+    lat, lon = point_in(svc, WANXIN_GRID)
+    report(svc, "1", lat=lat, lon=lon)
+    report(svc, "2", item="CG007", lat=lat, lon=lon)
+    report(svc, "3", lat=lat + 0.0005, lon=lon)  # ~55 m from case 1, one batch later
+    report(svc, "4", item="CG007", lat=lat, lon=lon + 0.0005)
+    entries = svc.r.xrange(svc.keys.events_stream())
+    pubsub = svc.r.pubsub()
+    pubsub.subscribe(svc.keys.channel("cases"))
+    pubsub.get_message(timeout=1)
+    h = CaseHandler(svc)
+    first = h.begin(entries[:2])
+    second = h.begin(entries[2:])  # sent while the first batch's replies are still unread
+    assert first() == [] and second() == []
+    assert h.store._inflight.owed() == 1  # noqa: SLF001 - the first batch's map message
+    assert h.handle(entries) == []  # handled at once (redelivered: no new case)...
+    assert h.store._inflight.owed() == 0  # noqa: SLF001 - ...nothing is left owed after
+    assert [store.get(i).state for i in "1234"] == ["dispatched", "dispatched", "linked",
+                                                     "linked"]
+    assert (store.get("3").linked_to, store.get("4").linked_to) == ("1", "2")
+    pushed = []
+    while msg := pubsub.get_message(timeout=0.2):
+        pushed += [e["m"]["id"] for e in __import__("orjson").loads(msg["data"])["events"]]
+    assert pushed == ["1", "2"]
+
+
+def test_a_backlog_dispatched_in_overlapping_batches_gives_the_cases_of_one_batch(svc, store):
+    from dashboard.catalog import catalog_for
+
+    items = [i.code for i in catalog_for(svc).items[:7]]
+    lat, lon = point_in(svc, WANXIN_GRID)
+    for n, item in enumerate(items):  # a case of each item, then a duplicate of each
+        report(svc, f"a{n}", item=item, lat=lat, lon=lon)
+    for n, item in enumerate(items):
+        report(svc, f"b{n}", item=item, lat=lat + 0.0003, lon=lon)
+    consumer = dispatcher(svc)
+    consumer.handler.batch = 2  # seven batches, each begun before the last is finished
+    assert consumer.drain() == 14
+    assert [store.get(f"b{n}").linked_to for n in range(7)] == [f"a{n}" for n in range(7)]
+    assert [store.get(f"a{n}").state for n in range(7)] == ["dispatched"] * 7
+    assert svc.r.xpending(svc.keys.events_stream(), consumer.group)["pending"] == 0
+
+
 def test_dispatch_goes_on_when_redis_has_forgotten_its_scripts(svc, store, monkeypatch):
     import streams.cases
 

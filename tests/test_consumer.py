@@ -176,3 +176,102 @@ def test_a_handler_that_reads_ahead_after_sending_gets_the_next_read_only_then(s
     assert c.drain() == 5
     assert h.seen == list("abcde")
     assert pending == [2, 4, 2, 3, 1]  # its own batch, then the next one too; the last: no read
+
+
+class Beginner(Recorder):
+    """A handler that sends its writes without waiting (as the dispatcher does): `begin`
+    returns what finishes the batch.  It logs each step, refuses to begin a batch with '!'
+    and can be told to find Redis gone when it begins a batch with 'down'."""
+
+    def __init__(self, keys, r, group):
+        super().__init__(keys)
+        self.r, self.group, self.log = r, group, []
+        self.down_once = True
+
+    def begin(self, entries, source):
+        bodies = "".join(f[b"body"].decode() for _, f in entries)
+        self.log.append(f"begin {bodies}")
+        if "!" in bodies:
+            raise RuntimeError("cannot begin")
+        if "down" in bodies and self.down_once:
+            self.down_once = False
+            import redis
+
+            raise redis.ConnectionError("connection reset")
+
+        def finish():
+            pending = {p["message_id"] for p in self.r.xpending_range(
+                source.stream, self.group, "-", "+", 100)}
+            unacked = all(eid in pending for eid, _ in entries)
+            self.log.append(f"finish {bodies}" + ("" if unacked else " (acked already!)"))
+            return Recorder.handle(self, entries, source)
+
+        return finish
+
+    def handle(self, entries, source):
+        return self.begin(entries, source)()
+
+
+def test_a_handler_that_begins_has_its_next_batch_begun_before_the_last_is_finished(svc):
+    stream = Recorder(svc.keys).streams()[0]
+    for b in "abcde":
+        svc.r.xadd(stream, {"body": b})
+    c = _consumer(svc, Recorder(svc.keys), batch=2)
+    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    assert c.drain() == 5
+    # full batches overlap; the last, not full, is finished at once (the stream caught up)
+    assert h.log == ["begin ab", "begin cd", "finish ab", "finish cd", "begin e", "finish e"]
+    assert h.seen == list("abcde")
+    assert svc.r.xpending(stream, c.group)["pending"] == 0
+
+
+def test_a_batch_that_cannot_begin_is_isolated_after_the_batch_before_it_is_finished(svc):
+    stream = Recorder(svc.keys).streams()[0]
+    ids = [svc.r.xadd(stream, {"body": b}) for b in ("a", "b", "!", "d")]
+    c = _consumer(svc, Recorder(svc.keys), batch=2)
+    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    assert c.drain() == 4
+    assert h.log == ["begin ab", "begin !d", "finish ab", "begin !d", "begin !", "begin d",
+                     "finish d"]
+    assert h.seen == ["a", "b", "d"]
+    dl = svc.r.xrange(svc.keys.deadletter("demo"))
+    assert [(e[1][b"id"], e[1][b"reason"]) for e in dl] == [
+        (ids[2], b"handler error: RuntimeError: cannot begin")]
+    assert svc.r.xpending(stream, c.group)["pending"] == 0
+
+
+def test_a_begun_batch_is_finished_before_the_loop_waits_for_more_entries(svc):
+    stream = Recorder(svc.keys).streams()[0]
+    for b in "ab":
+        svc.r.xadd(stream, {"body": b})
+    c = _consumer(svc, Recorder(svc.keys), batch=2, block_ms=3000)
+    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    t = threading.Thread(target=c.run)
+    t.start()
+    deadline = time.monotonic() + 2  # shorter than the read's block: it must not wait for it
+    while svc.r.xpending(stream, c.group)["pending"] or not h.seen:
+        assert time.monotonic() < deadline, "the begun batch waited for the next read"
+        time.sleep(0.02)
+    c.stop.set()
+    t.join(5)
+    assert h.log == ["begin ab", "finish ab"]
+
+
+def test_when_redis_drops_as_a_batch_begins_both_open_batches_are_handled_again(svc):
+    stream = Recorder(svc.keys).streams()[0]
+    for b in ("a", "b", "down", "d"):
+        svc.r.xadd(stream, {"body": b})
+    c = _consumer(svc, Recorder(svc.keys), batch=2, block_ms=20)
+    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    t = threading.Thread(target=c.run)
+    t.start()
+    deadline = time.monotonic() + 3
+    while svc.r.xpending(stream, c.group)["pending"] or "d" not in h.seen:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    c.stop.set()
+    t.join(5)
+    # "ab" was finished but not acknowledged when Redis dropped, so it came back too
+    assert h.log[:3] == ["begin ab", "begin downd", "finish ab"]
+    assert h.seen.count("a") == 2 and h.seen[-2:] == ["down", "d"]
+    assert svc.r.xlen(svc.keys.deadletter("demo")) == 0
