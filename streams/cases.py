@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterable
 
 import orjson
 import redis
-from redis.client import Pipeline
-from redis.cluster import ClusterPipeline, RedisCluster
+from redis.cluster import RedisCluster
 
 from dashboard import reminders
 from dashboard.case_queries import marker
@@ -78,7 +77,6 @@ return out
 """
 
 Op = tuple  # (command, *args)
-Pipeline = Pipeline | ClusterPipeline
 Chunk = tuple[bytes, bytes]  # CREATE_LUA's rows and its dispatch steps by department, as JSON
 
 
@@ -114,6 +112,7 @@ class CaseStore:
         self._create = svc.r.register_script(CREATE_LUA)
         self._anchor = [svc.keys.cases_all()]  # routes the script to the {cases} slot
         self._inflight = InFlight(lambda: _pool_for(self.r, self._anchor[0]))
+        self._create_loaded = False
 
     # ---- reads --------------------------------------------------------------------
     def get(self, case_id: str) -> Case | None:
@@ -304,6 +303,11 @@ class CaseStore:
         head = [self.keys.cases_prefix(), _num(st.case_dup_radius_m),
                 str(st.case_dup_window_s), " ".join(sorted(OPEN)), *link, *linked,
                 _NEW_FIELDS_ARG]
+        if not self._create_loaded:
+            # else every call of the first batches answers NOSCRIPT and is run again, in turn,
+            # once the next batch is sent: out of order, and slowly
+            self.r.script_load(CREATE_LUA)
+            self._create_loaded = True
         calls: list[tuple[Chunk, int]] = []
         try:
             for chunk in chunks:

@@ -298,8 +298,9 @@ class Consumer:
         except Exception as exc:  # noqa: BLE001 - handled again, one by one if need be
             log.warning("beginning a batch of %d failed (%s)", len(entries), exc)
             return self.process(stream, entries, sent)
-        self._finish_open()
-        self._open = (source, entries, finish)
+        opened, self._open = self._open, (source, entries, finish)
+        if opened is not None:
+            self._settle(*opened)
         return len(entries)
 
     def _finish_open(self) -> None:

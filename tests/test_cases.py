@@ -280,16 +280,29 @@ def test_a_backlog_dispatched_in_overlapping_batches_gives_the_cases_of_one_batc
     assert svc.r.xpending(svc.keys.events_stream(), consumer.group)["pending"] == 0
 
 
+def test_the_first_batches_after_a_start_are_written_in_the_order_they_were_read(svc, store):
+    svc.r.script_flush()  # a dispatcher starting against a fresh Redis
+    lat, lon = point_in(svc, WANXIN_GRID)
+    report(svc, "1", grid=JUNLIANG_GRID)
+    report(svc, "2", lat=lat, lon=lon)
+    report(svc, "3", lat=lat + 0.0003, lon=lon)  # one batch later, a duplicate of case 2
+    consumer = dispatcher(svc)
+    consumer.handler.batch = 1
+    assert consumer.drain() == 3
+    assert (store.get("2").state, store.get("3").linked_to) == ("dispatched", "2")
+
+
 def test_dispatch_goes_on_when_redis_has_forgotten_its_scripts(svc, store, monkeypatch):
     import streams.cases
 
     report(svc, "1")
-    dispatcher(svc).drain()
+    consumer = dispatcher(svc)
+    consumer.drain()  # it has loaded its script
     svc.r.script_flush()  # as after a restart: every queued call answers NOSCRIPT
     monkeypatch.setattr(streams.cases, "CHUNK", 1)
     report(svc, "2", grid=JUNLIANG_GRID)
     report(svc, "3", item="AQ001", grid=JUNLIANG_GRID)
-    assert dispatcher(svc).drain() == 2
+    assert consumer.drain() == 2
     assert [store.get(i).state for i in "123"] == ["dispatched"] * 3
     assert svc.r.zcard(svc.keys.cases_all()) == 3
 

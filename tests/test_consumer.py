@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -178,6 +179,28 @@ def test_a_handler_that_reads_ahead_after_sending_gets_the_next_read_only_then(s
     assert pending == [2, 4, 2, 3, 1]  # its own batch, then the next one too; the last: no read
 
 
+@contextlib.contextmanager
+def _running(c):
+    """Run a consumer's loop in a thread for the block, and stop it after."""
+    t = threading.Thread(target=c.run)
+    t.start()
+    try:
+        yield
+    finally:
+        c.stop.set()
+        t.join(5)
+
+
+def _soon(condition, seconds):
+    """Return whether a condition holds within some seconds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 class Beginner(Recorder):
     """A handler that sends its writes without waiting (as the dispatcher does): `begin`
     returns what finishes the batch.  It logs each step, refuses to begin a batch with '!'
@@ -187,6 +210,7 @@ class Beginner(Recorder):
         super().__init__(keys)
         self.r, self.group, self.log = r, group, []
         self.down_once = True
+        self.down_at_finish = None
 
     def begin(self, entries, source):
         bodies = "".join(f[b"body"].decode() for _, f in entries)
@@ -204,6 +228,11 @@ class Beginner(Recorder):
                 source.stream, self.group, "-", "+", 100)}
             unacked = all(eid in pending for eid, _ in entries)
             self.log.append(f"finish {bodies}" + ("" if unacked else " (acked already!)"))
+            if bodies == self.down_at_finish:
+                self.down_at_finish = None
+                import redis
+
+                raise redis.ConnectionError("connection reset")
             return Recorder.handle(self, entries, source)
 
         return finish
@@ -246,14 +275,9 @@ def test_a_begun_batch_is_finished_before_the_loop_waits_for_more_entries(svc):
         svc.r.xadd(stream, {"body": b})
     c = _consumer(svc, Recorder(svc.keys), batch=2, block_ms=3000)
     h = c.handler = Beginner(svc.keys, svc.r, c.group)
-    t = threading.Thread(target=c.run)
-    t.start()
-    deadline = time.monotonic() + 2  # shorter than the read's block: it must not wait for it
-    while svc.r.xpending(stream, c.group)["pending"] or not h.seen:
-        assert time.monotonic() < deadline, "the begun batch waited for the next read"
-        time.sleep(0.02)
-    c.stop.set()
-    t.join(5)
+    with _running(c):
+        assert _soon(lambda: not svc.r.xpending(stream, c.group)["pending"] and h.seen, 2), \
+            "the begun batch waited for the next read"  # 2 s: shorter than the read's block
     assert h.log == ["begin ab", "finish ab"]
 
 
@@ -263,15 +287,25 @@ def test_when_redis_drops_as_a_batch_begins_both_open_batches_are_handled_again(
         svc.r.xadd(stream, {"body": b})
     c = _consumer(svc, Recorder(svc.keys), batch=2, block_ms=20)
     h = c.handler = Beginner(svc.keys, svc.r, c.group)
-    t = threading.Thread(target=c.run)
-    t.start()
-    deadline = time.monotonic() + 3
-    while svc.r.xpending(stream, c.group)["pending"] or "d" not in h.seen:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    c.stop.set()
-    t.join(5)
+    with _running(c):
+        assert _soon(lambda: not svc.r.xpending(stream, c.group)["pending"] and "d" in h.seen, 3)
     # "ab" was finished but not acknowledged when Redis dropped, so it came back too
     assert h.log[:3] == ["begin ab", "begin downd", "finish ab"]
     assert h.seen.count("a") == 2 and h.seen[-2:] == ["down", "d"]
+    assert svc.r.xlen(svc.keys.deadletter("demo")) == 0
+
+
+def test_when_redis_drops_as_a_batch_finishes_the_batch_begun_after_it_is_finished_too(svc):
+    stream = Recorder(svc.keys).streams()[0]
+    for b in "abcd":
+        svc.r.xadd(stream, {"body": b})
+    c = _consumer(svc, Recorder(svc.keys), batch=2, block_ms=20)
+    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    h.down_at_finish = "ab"
+    with _running(c):
+        assert _soon(lambda: not svc.r.xpending(stream, c.group)["pending"]
+                     and h.seen.count("d") == 2, 3)
+    # "cd" was begun: its writes are waited for (not acknowledged), then both come back
+    assert h.log[:4] == ["begin ab", "begin cd", "finish ab", "finish cd"]
+    assert h.seen == ["c", "d", "a", "b", "c", "d"]
     assert svc.r.xlen(svc.keys.deadletter("demo")) == 0
