@@ -241,12 +241,18 @@ class Beginner(Recorder):
         return self.begin(entries, source)()
 
 
-def test_a_handler_that_begins_has_its_next_batch_begun_before_the_last_is_finished(svc):
+def _begun(svc, bodies, **kw):
+    """Return (stream, entry ids, consumer) of a Beginner consumer over entries of bodies."""
     stream = Recorder(svc.keys).streams()[0]
-    for b in "abcde":
-        svc.r.xadd(stream, {"body": b})
-    c = _consumer(svc, Recorder(svc.keys), batch=2)
-    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    ids = [svc.r.xadd(stream, {"body": b}) for b in bodies]
+    c = _consumer(svc, Recorder(svc.keys), **kw)
+    c.handler = Beginner(svc.keys, svc.r, c.group)
+    return stream, ids, c
+
+
+def test_a_handler_that_begins_has_its_next_batch_begun_before_the_last_is_finished(svc):
+    stream, _ids, c = _begun(svc, "abcde", batch=2)
+    h = c.handler
     assert c.drain() == 5
     # full batches overlap; the last, not full, is finished at once (the stream caught up)
     assert h.log == ["begin ab", "begin cd", "finish ab", "finish cd", "begin e", "finish e"]
@@ -255,10 +261,8 @@ def test_a_handler_that_begins_has_its_next_batch_begun_before_the_last_is_finis
 
 
 def test_a_batch_that_cannot_begin_is_isolated_after_the_batch_before_it_is_finished(svc):
-    stream = Recorder(svc.keys).streams()[0]
-    ids = [svc.r.xadd(stream, {"body": b}) for b in ("a", "b", "!", "d")]
-    c = _consumer(svc, Recorder(svc.keys), batch=2)
-    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    stream, ids, c = _begun(svc, "ab!d", batch=2)
+    h = c.handler
     assert c.drain() == 4
     assert h.log == ["begin ab", "begin !d", "finish ab", "begin !d", "begin !", "begin d",
                      "finish d"]
@@ -270,11 +274,8 @@ def test_a_batch_that_cannot_begin_is_isolated_after_the_batch_before_it_is_fini
 
 
 def test_a_begun_batch_is_finished_before_the_loop_waits_for_more_entries(svc):
-    stream = Recorder(svc.keys).streams()[0]
-    for b in "ab":
-        svc.r.xadd(stream, {"body": b})
-    c = _consumer(svc, Recorder(svc.keys), batch=2, block_ms=3000)
-    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    stream, _ids, c = _begun(svc, "ab", batch=2, block_ms=3000)
+    h = c.handler
     with _running(c):
         assert _soon(lambda: not svc.r.xpending(stream, c.group)["pending"] and h.seen, 2), \
             "the begun batch waited for the next read"  # 2 s: shorter than the read's block
@@ -282,11 +283,8 @@ def test_a_begun_batch_is_finished_before_the_loop_waits_for_more_entries(svc):
 
 
 def test_when_redis_drops_as_a_batch_begins_both_open_batches_are_handled_again(svc):
-    stream = Recorder(svc.keys).streams()[0]
-    for b in ("a", "b", "down", "d"):
-        svc.r.xadd(stream, {"body": b})
-    c = _consumer(svc, Recorder(svc.keys), batch=2, block_ms=20)
-    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    stream, _ids, c = _begun(svc, ["a", "b", "down", "d"], batch=2, block_ms=20)
+    h = c.handler
     with _running(c):
         assert _soon(lambda: not svc.r.xpending(stream, c.group)["pending"] and "d" in h.seen, 3)
     # "ab" was finished but not acknowledged when Redis dropped, so it came back too
@@ -296,11 +294,8 @@ def test_when_redis_drops_as_a_batch_begins_both_open_batches_are_handled_again(
 
 
 def test_when_redis_drops_as_a_batch_finishes_the_batch_begun_after_it_is_finished_too(svc):
-    stream = Recorder(svc.keys).streams()[0]
-    for b in "abcd":
-        svc.r.xadd(stream, {"body": b})
-    c = _consumer(svc, Recorder(svc.keys), batch=2, block_ms=20)
-    h = c.handler = Beginner(svc.keys, svc.r, c.group)
+    stream, _ids, c = _begun(svc, "abcd", batch=2, block_ms=20)
+    h = c.handler
     h.down_at_finish = "ab"
     with _running(c):
         assert _soon(lambda: not svc.r.xpending(stream, c.group)["pending"]
