@@ -250,8 +250,9 @@ class Consumer:
             wait([ahead])  # its read must land before the re-drain looks at what is pending
         opened, self._open = self._open, None
         if opened is not None:
+            _source, _entries, finish = opened
             try:
-                opened[2]()  # its writes are waited for, so none is left behind on the wire
+                finish()  # its writes are waited for, so none is left behind on the wire
             except Exception:  # noqa: BLE001 - redelivered and handled again anyway
                 log.warning("consumer %s: a begun batch failed while dropped", self.name)
 

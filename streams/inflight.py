@@ -67,13 +67,10 @@ class InFlight:
 
     def abandon(self, tickets: Iterable[int]) -> None:
         """Read and drop the replies of commands whose sender gave up on them."""
-        owed = []
-        for t in tickets:
-            if self._held.pop(t, None) is None and t >= self._read:
-                owed.append(t)
-        self._dropped.update(owed)
-        if owed:
-            self._read_through(max(owed))
+        tickets = list(tickets)
+        self.forget(tickets)
+        if tickets and max(tickets) >= self._read:
+            self._read_through(max(tickets))
 
     def _read_through(self, ticket: int) -> None:
         while self._read <= ticket:
